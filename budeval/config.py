@@ -1,0 +1,155 @@
+"""Settings: every knob of the service, read from `BUDEVAL_*` environment variables.
+
+Built once in the app factory / CLI (never at import) and passed down. Refuses unsafe
+combinations instead of guessing: binding beyond loopback without API tokens is an error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+import budeval
+
+
+class StorageProfile(BaseModel, frozen=True):
+    """Volume sizes and classes for one kind of cluster (the seeds' two profiles)."""
+
+    name: str
+    storage_class: str | None
+    """None means the cluster's default storage class."""
+    access_mode: str
+    run_volume_size: str
+    datasets_volume_size: str
+    datasets_access_mode: str
+
+
+STORAGE_PROFILES: dict[str, StorageProfile] = {
+    "local": StorageProfile(
+        name="local",
+        storage_class="local-path",
+        access_mode="ReadWriteOnce",
+        run_volume_size="10Gi",
+        datasets_volume_size="10Gi",
+        datasets_access_mode="ReadWriteOnce",
+    ),
+    "production": StorageProfile(
+        name="production",
+        storage_class=None,
+        access_mode="ReadWriteOnce",
+        run_volume_size="20Gi",
+        datasets_volume_size="100Gi",
+        datasets_access_mode="ReadWriteMany",
+    ),
+}
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All of budeval's configuration. Environment: `BUDEVAL_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="BUDEVAL_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path("~/.budeval").expanduser())
+    """Data dir: databases, run directories, secrets, engine environments."""
+    database_url: str | None = None
+    """budeval's own store; default SQLite in `home`. PostgreSQL: postgresql+psycopg://…"""
+    system_database_url: str | None = None
+    """DBOS's checkpoints; default a second SQLite file in `home`."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Bearer tokens accepted by the API; required when `host` is not loopback."""
+
+    backend: Literal["local"] = "local"
+    storage_profile: Literal["local", "production"] = "local"
+    default_engine: str = "smoke"
+    default_datasets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Datasets for the short request shape; empty means the engine's own default."""
+
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+    """The backend's one periodic status check (for all runs), the seeds' check interval."""
+    progress_every_checks: int = Field(default=10, ge=1)
+    """A progress notification every N poll intervals (the seeds' "every 10 checks")."""
+    max_duration_seconds: float = Field(default=7200.0, gt=0)
+    local_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    """How many local engine processes may run at once; more wait as `scheduled`."""
+    log_tail_lines: int = Field(default=40, ge=1, le=1000)
+    cancel_grace_seconds: float = Field(default=10.0, ge=0)
+
+    application_version: str = budeval.__version__
+    """Pinned DBOS application version: workflows started by one version recover on it."""
+    wake_poll_seconds: float = Field(default=0.1, gt=0)
+    """How often DBOS looks for messages on SQLite (PostgreSQL uses LISTEN/NOTIFY)."""
+    queue_poll_seconds: float = Field(default=0.05, gt=0)
+    """How often the local run queue looks for free slots (bounds submit → process start)."""
+    executor_threads: int = Field(default=32, ge=4)
+    log_level: str = "INFO"
+
+    @field_validator("api_tokens", "default_datasets", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @model_validator(mode="after")
+    def _refuse_open_bind_without_tokens(self) -> Settings:
+        if not self.is_loopback_bind and not self.api_tokens:
+            raise ValueError(
+                f"binding to {self.host} exposes the API beyond this machine: "
+                "set BUDEVAL_API_TOKENS (comma-separated bearer tokens)"
+            )
+        return self
+
+    @property
+    def is_loopback_bind(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @cached_property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'budeval.sqlite'}"
+
+    @cached_property
+    def dbos_url(self) -> str:
+        return self.system_database_url or f"sqlite:///{self.home / 'dbos.sqlite'}"
+
+    @property
+    def profile(self) -> StorageProfile:
+        return STORAGE_PROFILES[self.storage_profile]
+
+    @property
+    def progress_interval_seconds(self) -> float:
+        return self.poll_interval_seconds * self.progress_every_checks
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.runs_dir, self.datasets_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

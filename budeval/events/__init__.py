@@ -1,0 +1,1 @@
+"""Events: the CloudEvents envelope of every status change, written to an outbox."""

@@ -1,0 +1,1 @@
+"""Notification sinks: deliver outbox events after commit (a log sink for now)."""

@@ -1,0 +1,1 @@
+"""Normalised results: what every engine's output is parsed into."""

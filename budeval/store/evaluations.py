@@ -1,0 +1,201 @@
+"""Evaluation rows: creation with their runs, lookup, listing and status moves.
+
+Functions here take an open session and never commit; `Store` owns transactions, retries after a
+lost insert race, and error translation. Every status change appends its event in the same session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from budeval.errors import Conflict, InvalidRequest, NotFound
+from budeval.spec import EvaluationSpec
+from budeval.status import EvalStatus, RunStatus
+from budeval.store import outbox
+from budeval.store.db import utcnow
+from budeval.store.models import EvaluationRow, RunRow
+from budeval.store.records import EvaluationRecord
+
+_EVAL_ORDER = {
+    EvalStatus.PENDING: 0,
+    EvalStatus.RUNNING: 1,
+    EvalStatus.CANCELLING: 2,
+}
+"""Non-terminal statuses in the only order they may be entered; any terminal status ranks last."""
+
+
+def eval_may_move(current: EvalStatus, new: EvalStatus) -> bool:
+    """An evaluation only moves forward; a terminal one never changes again.
+
+    Forward means pending → running → cancelling → any terminal status, skipping allowed; so a late
+    "running" cannot undo a cancellation request.
+    """
+    if current.terminal or new == current:
+        return False
+    return _EVAL_ORDER.get(new, 3) > _EVAL_ORDER.get(current, 3)
+
+
+def record(row: EvaluationRow) -> EvaluationRecord:
+    return EvaluationRecord.model_validate(row)
+
+
+def load(session: Session, eval_id: str, *, for_update: bool = False) -> EvaluationRow:
+    query = select(EvaluationRow).where(EvaluationRow.id == eval_id)
+    query = query.options(selectinload(EvaluationRow.runs))
+    if for_update:
+        query = query.with_for_update(of=EvaluationRow)
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        raise NotFound(f"evaluation {eval_id} not found")
+    return row
+
+
+def find(session: Session, eval_id: str) -> EvaluationRow | None:
+    try:
+        return load(session, eval_id)
+    except NotFound:
+        return None
+
+
+def check_replay(existing: EvaluationRow, fingerprint: str) -> EvaluationRecord:
+    """The stored evaluation when this request repeats it; Conflict when it differs."""
+    if existing.fingerprint != fingerprint:
+        raise Conflict(f"evaluation {existing.id} already exists with a different request")
+    return record(existing)
+
+
+def check_run_ids(session: Session, spec: EvaluationSpec, run_names: dict[str, str]) -> None:
+    """Refuse run ids or names already used by another evaluation, or repeated in this one."""
+    run_ids = [entry.run_id for entry in spec.datasets]
+    duplicates = sorted({run_id for run_id in run_ids if run_ids.count(run_id) > 1})
+    if duplicates:
+        raise InvalidRequest(f"run id {duplicates[0]} is repeated", field="eval_datasets")
+    missing = [run_id for run_id in run_ids if run_id not in run_names]
+    if missing:
+        raise ValueError(f"no run name given for run {missing[0]}")
+    names = [run_names[run_id] for run_id in run_ids]
+    taken = session.execute(
+        select(RunRow.id, RunRow.name, RunRow.eval_id).where(
+            (RunRow.id.in_(run_ids) | RunRow.name.in_(names)), RunRow.eval_id != spec.eval_id
+        )
+    ).first()
+    if taken is not None:
+        what = f"run id {taken.id}" if taken.id in run_ids else f"run name {taken.name}"
+        raise Conflict(f"{what} already belongs to evaluation {taken.eval_id}")
+
+
+def insert(
+    session: Session, spec: EvaluationSpec, fingerprint: str, run_names: dict[str, str]
+) -> EvaluationRow:
+    """Add the evaluation, its runs and its first event to the session (flushed, not committed)."""
+    now = utcnow()
+    row = EvaluationRow(
+        id=spec.eval_id,
+        fingerprint=fingerprint,
+        experiment_id=spec.experiment_id,
+        model_name=spec.model.model_name,
+        endpoint=spec.model.endpoint,
+        engine=spec.engine,
+        backend=spec.backend,
+        status=EvalStatus.PENDING.value,
+        spec=spec.model_dump(mode="json"),
+        cancel_requested=False,
+        created_at=now,
+        updated_at=now,
+    )
+    row.runs = [
+        RunRow(
+            id=entry.run_id,
+            eval_id=spec.eval_id,
+            position=position,
+            dataset=entry.dataset_id,
+            name=run_names[entry.run_id],
+            status=RunStatus.PENDING.value,
+            created_at=now,
+            updated_at=now,
+        )
+        for position, entry in enumerate(spec.datasets)
+    ]
+    session.add(row)
+    session.flush()  # evaluation before its runs (unit of work orders by foreign key)
+    outbox.evaluation_status(session, row, {})
+    session.flush()
+    return row
+
+
+def set_status(
+    session: Session,
+    eval_id: str,
+    status: EvalStatus,
+    *,
+    reason: str | None,
+    message: str | None,
+    data: dict[str, Any],
+) -> bool:
+    row = load(session, eval_id, for_update=True)
+    return _move(session, row, status, reason=reason, message=message, data=data)
+
+
+def request_cancel(session: Session, eval_id: str) -> EvaluationRecord:
+    row = load(session, eval_id, for_update=True)
+    current = EvalStatus(row.status)
+    if current.terminal:
+        raise Conflict(f"evaluation {eval_id} already {current.value}")
+    row.cancel_requested = True
+    _move(session, row, EvalStatus.CANCELLING, reason="CancelRequested", message=None, data={})
+    return record(row)
+
+
+def _move(
+    session: Session,
+    row: EvaluationRow,
+    status: EvalStatus,
+    *,
+    reason: str | None,
+    message: str | None,
+    data: dict[str, Any],
+) -> bool:
+    if not eval_may_move(EvalStatus(row.status), status):
+        return False
+    now = utcnow()
+    row.status = status.value
+    row.reason = reason
+    row.message = message
+    row.updated_at = now
+    if status is EvalStatus.RUNNING and row.started_at is None:
+        row.started_at = now
+    if status.terminal:
+        row.finished_at = now
+    outbox.evaluation_status(session, row, data)
+    return True
+
+
+def listing(
+    session: Session,
+    *,
+    status: EvalStatus | None,
+    model_name: str | None,
+    experiment_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[EvaluationRecord], int]:
+    conditions = []
+    if status is not None:
+        conditions.append(EvaluationRow.status == status.value)
+    if model_name is not None:
+        conditions.append(EvaluationRow.model_name == model_name)
+    if experiment_id is not None:
+        conditions.append(EvaluationRow.experiment_id == experiment_id)
+    total = session.scalar(select(func.count()).select_from(EvaluationRow).where(*conditions))
+    query = (
+        select(EvaluationRow)
+        .where(*conditions)
+        .options(selectinload(EvaluationRow.runs))
+        .order_by(EvaluationRow.created_at.desc(), EvaluationRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [record(row) for row in session.scalars(query)], int(total or 0)

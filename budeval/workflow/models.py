@@ -1,0 +1,45 @@
+"""Inputs and outputs of the workflow's steps: pydantic models, checkpointed by DBOS."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from budeval.backends.base import RunHandle, RunState
+
+STATUS_TOPIC = "budeval.status"
+"""The one message topic of an evaluation workflow: "something changed, look again"."""
+
+
+class Begun(BaseModel, frozen=True):
+    started_at: float
+    backend: str
+
+
+class Check(BaseModel, frozen=True):
+    """One look at all runs of an evaluation (one batched backend call)."""
+
+    now: float
+    states: dict[str, RunState]
+    cancel_requested: bool
+
+    @property
+    def all_terminal(self) -> bool:
+        return all(state.status.terminal for state in self.states.values())
+
+
+class MonitorOutcome(BaseModel, frozen=True):
+    states: dict[str, RunState]
+    cancelled: bool = False
+    timed_out: bool = False
+
+
+class Extraction(BaseModel, frozen=True):
+    scores: int = 0
+    unreadable: dict[str, str] = Field(default_factory=dict)
+    """run_id → why its results could not be read (the run then counts as failed)."""
+
+
+class Deployment(BaseModel, frozen=True):
+    handles: list[RunHandle]
+    admission_queue: str | None
+    cancelled: bool = False
