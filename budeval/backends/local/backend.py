@@ -24,6 +24,7 @@ from budeval.backends.local import process
 from budeval.backends.local.environment import launch_document, process_environment
 from budeval.backends.local.rundir import RunDir, write_json
 from budeval.backends.local.state import read_state
+from budeval.backends.registry import register_backend
 from budeval.config import Settings
 from budeval.errors import BackendError, BudevalError
 from budeval.secrets import LocalSecretStore
@@ -31,6 +32,7 @@ from budeval.secrets import LocalSecretStore
 SUPERVISOR_MODULE = "budeval.backends.local.supervisor"
 
 
+@register_backend("local")
 class LocalBackend:
     name = "local"
     admission_queue: str | None = "budeval-local-runs"

@@ -50,7 +50,9 @@ def read_state(run: RunDir) -> RunState:
     if done is not None:
         return exit_state(done, started_at)
     if not run.spec.exists():
-        return RunState(status=RunStatus.FAILED, reason="NotFound", message="run directory missing")
+        return RunState(
+            status=RunStatus.CANCELLED, reason="Removed", message="run directory removed (cleanup)"
+        )
     if supervisor is None:
         return RunState(status=RunStatus.SCHEDULED)
     if run.supervisor_alive():

@@ -1,0 +1,3 @@
+from budeval.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Routers: thin translations between HTTP and `budeval.workflow.commands` / the store."""

@@ -1,0 +1,139 @@
+"""The evaluation routes: the seeds' three plus list, show, results and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from budeval.api import views
+from budeval.api.deps import Authenticated, ServicesDep
+from budeval.api.schemas import (
+    CleanupPublic,
+    EvaluationPage,
+    EvaluationPublic,
+    JobStatus,
+    ResultsPublic,
+    StartFull,
+    StartShort,
+    full_to_spec,
+    short_to_full,
+)
+from budeval.errors import InvalidRequest
+from budeval.ids import ID_PATTERN
+from budeval.status import EvalStatus
+from budeval.workflow import commands
+from budeval.workflow.services import Services
+
+router = APIRouter(prefix="/evals", tags=["evaluations"], dependencies=Authenticated)
+EvalId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+
+
+def _parse_start(payload: dict[str, Any], services: Services) -> tuple[StartFull, str]:
+    """Either request shape → the full shape and the API key."""
+    try:
+        if "eval_request_id" in payload:
+            short = StartShort.model_validate(payload)
+            if short.kubeconfig is not None:
+                raise InvalidRequest(
+                    "kubeconfig given, but this service runs the local backend only",
+                    field="kubeconfig",
+                )
+            settings = services.settings
+            engine = services.engines.get(settings.default_engine)
+            datasets = settings.default_datasets or [engine.default_dataset]
+            full = short_to_full(short, datasets)
+        else:
+            full = StartFull.model_validate(payload)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**issue, "loc": ("body", *issue["loc"])} for issue in error.errors()]
+        ) from None
+    return full, full.eval_model_info.api_key.get_secret_value()
+
+
+@router.post("/start", status_code=201)
+async def start_evaluation(
+    payload: Annotated[dict[str, Any], Body()], services: ServicesDep, response: Response
+) -> EvaluationPublic:
+    """Start an evaluation; repeating the same request returns the same evaluation (200)."""
+    body, api_key = _parse_start(payload, services)
+    spec = full_to_spec(
+        body, default_engine=services.settings.default_engine, backend=services.settings.backend
+    )
+    record, created = await commands.start(services, spec, api_key)
+    if not created:
+        response.status_code = 200
+    return views.evaluation_public(record)
+
+
+@router.get("/status/{job_id}")
+async def job_status(job_id: EvalId, services: ServicesDep) -> JobStatus:
+    """The seeds' status: `job_id` is an evaluation id, a run id or a run's job name."""
+    store = services.store
+    run = await asyncio.to_thread(store.find_run, job_id)
+    if run is not None:
+        record = await asyncio.to_thread(store.get_evaluation, run.eval_id)
+        return views.job_status(job_id, record, [run])
+    record = await asyncio.to_thread(store.get_evaluation, job_id)
+    return views.job_status(job_id, record, record.runs)
+
+
+@router.delete("/cleanup/{job_id}")
+async def cleanup(job_id: EvalId, services: ServicesDep) -> CleanupPublic:
+    """Remove the evaluation's run resources (processes, directories); idempotent."""
+    run = await asyncio.to_thread(services.store.find_run, job_id)
+    eval_id = run.eval_id if run is not None else job_id
+    removed = await commands.cleanup(services, eval_id)
+    record = await asyncio.to_thread(services.store.get_evaluation, eval_id)
+    return CleanupPublic(
+        job_id=job_id, eval_id=eval_id, removed=removed, status=record.status.value
+    )
+
+
+@router.get("")
+async def list_evaluations(
+    services: ServicesDep,
+    status: EvalStatus | None = None,
+    model: Annotated[str | None, Query(max_length=256)] = None,
+    experiment: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EvaluationPage:
+    records, total = await asyncio.to_thread(
+        services.store.list_evaluations,
+        status=status,
+        model_name=model,
+        experiment_id=experiment,
+        limit=limit,
+        offset=offset,
+    )
+    items = [views.evaluation_public(record) for record in records]
+    return EvaluationPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{eval_id}")
+async def show_evaluation(eval_id: EvalId, services: ServicesDep) -> EvaluationPublic:
+    return views.evaluation_public(await asyncio.to_thread(services.store.get_evaluation, eval_id))
+
+
+@router.get("/{eval_id}/results")
+async def results(eval_id: EvalId, services: ServicesDep) -> ResultsPublic:
+    record = await asyncio.to_thread(services.store.get_evaluation, eval_id)
+    scores = await asyncio.to_thread(services.store.get_scores, eval_id)
+    return ResultsPublic(
+        eval_id=eval_id,
+        status=record.status.value,
+        scores=[views.score_public(score) for score in scores],
+    )
+
+
+@router.post("/{eval_id}/cancel", status_code=202)
+async def cancel(eval_id: EvalId, services: ServicesDep) -> EvaluationPublic:
+    """Ask the evaluation to stop; 409 when it already ended."""
+    return views.evaluation_public(await commands.cancel(services, eval_id))
+
+

@@ -1,0 +1,203 @@
+"""`budeval …`: serve the API, drive evaluations over HTTP, run the demo.
+
+The CLI is a client of the HTTP API (except `serve` and `demo`, which start a service), so it
+behaves exactly like any other client: same validation, same errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from budeval.client import ApiError, Client
+
+app = typer.Typer(help="Evaluate OpenAI-compatible LLM endpoints on benchmark datasets.")
+eval_app = typer.Typer(help="Start, watch and manage evaluations (talks to a running service).")
+app.add_typer(eval_app, name="eval")
+console = Console()
+TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
+
+Server = Annotated[str | None, typer.Option(envvar="BUDEVAL_SERVER", help="API base URL")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (BUDEVAL_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (BUDEVAL_PORT)")] = None,
+) -> None:
+    """Run the budeval service (API + durable workflows + local backend)."""
+    import uvicorn
+
+    from budeval.api.app import create_app
+    from budeval.config import Settings
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _fail(error: ApiError) -> None:
+    console.print(f"[red]error[/red] {error}")
+    raise typer.Exit(1)
+
+
+def runs_table(evaluation: dict[str, Any]) -> Table:
+    table = Table(title=f"{evaluation['eval_id']}: {evaluation['status']}")
+    for column in ("run", "dataset", "status", "reason", "message"):
+        table.add_column(column)
+    for run in evaluation["runs"]:
+        table.add_row(
+            run["run_id"], run["dataset_id"], run["status"], run["reason"] or "", run["message"] or ""
+        )
+    return table
+
+
+def scores_table(results: dict[str, Any]) -> Table:
+    table = Table(title=f"scores of {results['eval_id']} ({results['status']})")
+    for column in ("dataset", "metric", "value", "n", "engine"):
+        table.add_column(column)
+    for score in results["scores"]:
+        table.add_row(
+            score["dataset"], score["metric"], f"{score['value']:.4g}",
+            str(score["n_samples"] or ""), f"{score['engine']} {score['engine_version']}",
+        )
+    return table
+
+
+@eval_app.command("start")
+def start(
+    model: Annotated[str, typer.Option(help="model name at the endpoint")],
+    endpoint: Annotated[str, typer.Option(help="OpenAI-compatible base URL")],
+    api_key: Annotated[str, typer.Option(envvar="BUDEVAL_MODEL_API_KEY", prompt=True, hide_input=True)],
+    dataset: Annotated[list[str], typer.Option(help="dataset id (repeatable)")],
+    engine: Annotated[str | None, typer.Option()] = None,
+    config: Annotated[list[str] | None, typer.Option(help="NAME=JSON engine config")] = None,
+    eval_id: Annotated[str | None, typer.Option()] = None,
+    experiment_id: Annotated[str | None, typer.Option()] = None,
+    server: Server = None,
+) -> None:
+    """Start an evaluation and print its id."""
+    configs = []
+    for item in config or []:
+        name, _, value = item.partition("=")
+        configs.append({"config_name": name, "config_value": json.loads(value)})
+    body: dict[str, Any] = {
+        "eval_id": eval_id or f"eval-{uuid.uuid4().hex[:12]}",
+        "experiment_id": experiment_id,
+        "eval_model_info": {"model_name": model, "endpoint": endpoint, "api_key": api_key},
+        "eval_datasets": [{"dataset_id": name} for name in dataset],
+        "eval_configs": configs,
+        "engine": engine,
+    }
+    try:
+        evaluation = Client(server).start(body)
+    except ApiError as error:
+        _fail(error)
+    console.print(evaluation["eval_id"])
+
+
+def watch_until_done(client: Client, eval_id: str, interval: float = 0.5) -> dict[str, Any]:
+    evaluation = client.show(eval_id)
+    with Live(runs_table(evaluation), console=console, refresh_per_second=4) as live:
+        while evaluation["status"] not in TERMINAL:
+            time.sleep(interval)  # a polling client: the service itself is event-driven
+            evaluation = client.show(eval_id)
+            live.update(runs_table(evaluation))
+    return evaluation
+
+
+@eval_app.command("watch")
+def watch(eval_id: str, server: Server = None) -> None:
+    """Show live progress until the evaluation ends; exit code 0 only if it succeeded."""
+    client = Client(server)
+    try:
+        evaluation = watch_until_done(client, eval_id)
+        console.print(scores_table(client.results(eval_id)))
+    except ApiError as error:
+        _fail(error)
+    raise typer.Exit(0 if evaluation["status"] == "succeeded" else 2)
+
+
+@eval_app.command("list")
+def list_(
+    status: str | None = None, model: str | None = None, experiment: str | None = None,
+    limit: int = 50, offset: int = 0, server: Server = None,
+) -> None:
+    """List evaluations, newest first."""
+    try:
+        page = Client(server).list(status=status, model=model, experiment=experiment,
+                                   limit=limit, offset=offset)
+    except ApiError as error:
+        _fail(error)
+    table = Table(title=f"{page['total']} evaluations")
+    for column in ("eval_id", "status", "model", "engine", "runs", "created"):
+        table.add_column(column)
+    for item in page["items"]:
+        table.add_row(item["eval_id"], item["status"], item["model_name"], item["engine"],
+                      str(len(item["runs"])), item["created_at"])
+    console.print(table)
+
+
+@eval_app.command("show")
+def show(eval_id: str, server: Server = None) -> None:
+    try:
+        evaluation = Client(server).show(eval_id)
+    except ApiError as error:
+        _fail(error)
+    console.print(runs_table(evaluation))
+    for run in evaluation["runs"]:
+        if run["log_tail"]:
+            console.rule(f"log tail of {run['run_id']}")
+            console.print(run["log_tail"], markup=False, highlight=False)
+
+
+@eval_app.command("results")
+def results(eval_id: str, server: Server = None) -> None:
+    try:
+        console.print(scores_table(Client(server).results(eval_id)))
+    except ApiError as error:
+        _fail(error)
+
+
+@eval_app.command("cancel")
+def cancel(eval_id: str, server: Server = None) -> None:
+    try:
+        console.print(Client(server).cancel(eval_id)["status"])
+    except ApiError as error:
+        _fail(error)
+
+
+@eval_app.command("cleanup")
+def cleanup(job_id: str, server: Server = None) -> None:
+    try:
+        console.print_json(data=Client(server).cleanup(job_id))
+    except ApiError as error:
+        _fail(error)
+
+
+@app.command()
+def demo(
+    home: Annotated[str | None, typer.Option(help="data dir (default: a fresh temp dir)")] = None,
+    port: int = 18080,
+) -> None:
+    """Start a service on embedded defaults, run a demo evaluation, print the scores."""
+    from budeval.demo import run_demo
+
+    raise typer.Exit(run_demo(console, home=home, port=port))
+
+
+def main() -> None:
+    app()
