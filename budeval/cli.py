@@ -45,7 +45,9 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
 
@@ -60,7 +62,11 @@ def runs_table(evaluation: dict[str, Any]) -> Table:
         table.add_column(column)
     for run in evaluation["runs"]:
         table.add_row(
-            run["run_id"], run["dataset_id"], run["status"], run["reason"] or "", run["message"] or ""
+            run["run_id"],
+            run["dataset_id"],
+            run["status"],
+            run["reason"] or "",
+            run["message"] or "",
         )
     return table
 
@@ -71,8 +77,11 @@ def scores_table(results: dict[str, Any]) -> Table:
         table.add_column(column)
     for score in results["scores"]:
         table.add_row(
-            score["dataset"], score["metric"], f"{score['value']:.4g}",
-            str(score["n_samples"] or ""), f"{score['engine']} {score['engine_version']}",
+            score["dataset"],
+            score["metric"],
+            f"{score['value']:.4g}",
+            str(score["n_samples"] or ""),
+            f"{score['engine']} {score['engine_version']}",
         )
     return table
 
@@ -81,7 +90,9 @@ def scores_table(results: dict[str, Any]) -> Table:
 def start(
     model: Annotated[str, typer.Option(help="model name at the endpoint")],
     endpoint: Annotated[str, typer.Option(help="OpenAI-compatible base URL")],
-    api_key: Annotated[str, typer.Option(envvar="BUDEVAL_MODEL_API_KEY", prompt=True, hide_input=True)],
+    api_key: Annotated[
+        str, typer.Option(envvar="BUDEVAL_MODEL_API_KEY", prompt=True, hide_input=True)
+    ],
     dataset: Annotated[list[str], typer.Option(help="dataset id (repeatable)")],
     engine: Annotated[str | None, typer.Option()] = None,
     config: Annotated[list[str] | None, typer.Option(help="NAME=JSON engine config")] = None,
@@ -133,21 +144,32 @@ def watch(eval_id: str, server: Server = None) -> None:
 
 @eval_app.command("list")
 def list_(
-    status: str | None = None, model: str | None = None, experiment: str | None = None,
-    limit: int = 50, offset: int = 0, server: Server = None,
+    status: str | None = None,
+    model: str | None = None,
+    experiment: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    server: Server = None,
 ) -> None:
     """List evaluations, newest first."""
     try:
-        page = Client(server).list(status=status, model=model, experiment=experiment,
-                                   limit=limit, offset=offset)
+        page = Client(server).list(
+            status=status, model=model, experiment=experiment, limit=limit, offset=offset
+        )
     except ApiError as error:
         _fail(error)
     table = Table(title=f"{page['total']} evaluations")
     for column in ("eval_id", "status", "model", "engine", "runs", "created"):
         table.add_column(column)
     for item in page["items"]:
-        table.add_row(item["eval_id"], item["status"], item["model_name"], item["engine"],
-                      str(len(item["runs"])), item["created_at"])
+        table.add_row(
+            item["eval_id"],
+            item["status"],
+            item["model_name"],
+            item["engine"],
+            str(len(item["runs"])),
+            item["created_at"],
+        )
     console.print(table)
 
 

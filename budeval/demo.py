@@ -43,8 +43,12 @@ DEMO_REQUEST = {
 
 def run_demo(console: Console, *, home: str | None, port: int) -> int:
     data_dir = Path(home or tempfile.mkdtemp(prefix="budeval-demo-"))
-    env = {**os.environ, "BUDEVAL_HOME": str(data_dir), "BUDEVAL_PORT": str(port),
-           "BUDEVAL_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "BUDEVAL_HOME": str(data_dir),
+        "BUDEVAL_PORT": str(port),
+        "BUDEVAL_LOG_LEVEL": "WARNING",
+    }
     env.pop("BUDEVAL_HOST", None)
     console.print(f"starting budeval on 127.0.0.1:{port} (data dir {data_dir})")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,9 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            response = problem(413, "Request too large", f"bodies are limited to {self.limit} bytes")
+            response = problem(
+                413, "Request too large", f"bodies are limited to {self.limit} bytes"
+            )
             await response(scope, receive, send)
             return
         seen = 0

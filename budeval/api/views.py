@@ -78,7 +78,9 @@ def job_status(job_id: str, record: EvaluationRecord, runs: list[RunRecord]) -> 
         status = record.status.value
         phase = next(
             (_PHASES[s] for s in (RunStatus.RUNNING, RunStatus.FAILED) if s in statuses),
-            "Succeeded" if statuses and all(s is RunStatus.SUCCEEDED for s in statuses) else "Pending",
+            "Succeeded"
+            if statuses and all(s is RunStatus.SUCCEEDED for s in statuses)
+            else "Pending",
         )
     volumes = "Deleted" if record.cleaned_at else "Bound"
     started = [run for run in runs if run.started_at is not None]

@@ -51,8 +51,8 @@ def upgrade(url: str) -> None:
 
 def upgrade_engine(engine: Engine) -> None:
     config = alembic_config()
-    with _PROCESS_LOCK, translate_errors(), engine.begin() as connection:
-        if False:
+    with _PROCESS_LOCK, translate_errors(), writer(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )

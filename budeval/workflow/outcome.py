@@ -15,7 +15,11 @@ def final_status(
     record: EvaluationRecord, outcome: MonitorOutcome, extraction: Extraction
 ) -> tuple[EvalStatus, str | None, str | None]:
     if outcome.timed_out:
-        return EvalStatus.TIMED_OUT, "DeadlineExceeded", "the evaluation exceeded its maximum duration"
+        return (
+            EvalStatus.TIMED_OUT,
+            "DeadlineExceeded",
+            "the evaluation exceeded its maximum duration",
+        )
     if outcome.cancelled:
         return EvalStatus.CANCELLED, "Cancelled", "cancelled on request"
     statuses = []
@@ -25,9 +29,11 @@ def final_status(
         status = state.status
         if run.id in extraction.unreadable:
             status = RunStatus.FAILED
-            problems.append(f"{run.id}: ResultsUnreadable ({extraction.unreadable[run.id]})")
+            problems.append(f"{run.dataset} ({run.id}): {extraction.unreadable[run.id]}")
         elif status is not RunStatus.SUCCEEDED:
-            problems.append(f"{run.id}: {state.reason or status.value} ({state.message or '-'})")
+            problems.append(
+                f"{run.dataset} ({run.id}): {state.reason or status.value} ({state.message or '-'})"
+            )
         statuses.append(status)
     status = overall_status(statuses)
     if status is EvalStatus.SUCCEEDED:

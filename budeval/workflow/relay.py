@@ -95,6 +95,8 @@ class StatusRelay:
             for hint in hints:  # one evaluation without a workflow must not block the others
                 with contextlib.suppress(DBOSNonExistentWorkflowError):
                     await DBOS.send_async(
-                        hint.destination_id, hint.message, hint.topic,
+                        hint.destination_id,
+                        hint.message,
+                        hint.topic,
                         idempotency_key=hint.idempotency_key,
                     )

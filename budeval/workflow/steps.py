@@ -119,9 +119,7 @@ async def report_progress(eval_id: str, check: Check, started_at: float) -> None
     for state in check.states.values():
         counts[state.status.value] = counts.get(state.status.value, 0) + 1
     data = {"runs": counts, "elapsed_seconds": round(check.now - started_at, 1)}
-    await asyncio.to_thread(
-        current().store.add_event, eval_id, EVALUATION_PROGRESS, eval_id, data
-    )
+    await asyncio.to_thread(current().store.add_event, eval_id, EVALUATION_PROGRESS, eval_id, data)
 
 
 @DBOS.step(**RETRYING)

@@ -135,5 +135,3 @@ async def results(eval_id: EvalId, services: ServicesDep) -> ResultsPublic:
 async def cancel(eval_id: EvalId, services: ServicesDep) -> EvaluationPublic:
     """Ask the evaluation to stop; 409 when it already ended."""
     return views.evaluation_public(await commands.cancel(services, eval_id))
-
-

@@ -22,8 +22,14 @@ async def readyz(request: Request) -> dict[str, str] | Response:
     if services is None or not getattr(request.app.state, "ready", False):
         return problem(503, "Not ready", "the service is starting")
     try:
-        await asyncio.to_thread(services.store.list_evaluations, status=None, model_name=None,
-                                experiment_id=None, limit=1, offset=0)
+        await asyncio.to_thread(
+            services.store.list_evaluations,
+            status=None,
+            model_name=None,
+            experiment_id=None,
+            limit=1,
+            offset=0,
+        )
     except Exception as error:  # any store failure means not ready
         return problem(503, "Not ready", f"store unavailable: {type(error).__name__}")
     return {"status": "ready"}

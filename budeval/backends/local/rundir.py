@@ -56,6 +56,8 @@ class RunDir:
         return fd
 
     def supervisor_alive(self) -> bool:
+        if not self.path.exists():
+            return False
         fd = self.try_lock()
         if fd is None:
             return True
