@@ -107,29 +107,35 @@ class LocalBackend:
                 write_json(run.exit, {"cancelled": True, "finished_at": time.time()})
                 return None, False
             try:
-                return self._spawn(run, lock_fd), True
+                self._spawn(run, lock_fd)
             except BudevalError as refusal:  # e.g. a missing secret: the run fails, visibly
                 record = {"reason": refusal.reason, "message": refusal.message}
                 write_json(run.exit, {**record, "finished_at": time.time()})
                 return None, False
         finally:
             os.close(lock_fd)  # the supervisor holds its own copy of the lock from here on
+        pid = self._wait_for_supervisor_pid(run)  # running once it has recorded itself
+        if pid is None and not run.supervisor.exists():
+            errors = run.path.joinpath("supervisor.log").read_text(errors="replace")[-500:]
+            message = f"the run supervisor did not start: {errors}"
+            write_json(run.exit, {"reason": "LaunchFailed", "message": message})
+        return pid, True
 
-    def _spawn(self, run: RunDir, lock_fd: int) -> int:
+    def _spawn(self, run: RunDir, lock_fd: int) -> None:
         spec = RunSpec.model_validate_json(run.spec.read_text())
         write_json(run.launch, launch_document(spec, run, self.settings))
         env = process_environment(spec, run, self.settings, self.secrets)
-        child = subprocess.Popen(
-            [sys.executable, "-m", SUPERVISOR_MODULE, str(run.path), str(lock_fd)],
-            cwd=run.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=run.path.joinpath("supervisor.log").open("ab"),
-            pass_fds=(lock_fd,),
-            start_new_session=True,
-        )
-        return child.pid
+        with run.path.joinpath("supervisor.log").open("ab") as errors:
+            subprocess.Popen(
+                [sys.executable, "-m", SUPERVISOR_MODULE, str(run.path), str(lock_fd)],
+                cwd=run.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                pass_fds=(lock_fd,),
+                start_new_session=True,
+            )
 
     def _wait_for_supervisor_pid(self, run: RunDir) -> int | None:
         deadline = time.monotonic() + 10

@@ -1,0 +1,89 @@
+"""The CLI as a user runs it: the README's demo command, and `budeval eval …` against a service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.service import Service, free_port
+
+
+def budeval(
+    *args: str, server: Service | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COLUMNS": "200", **env}
+    if server is not None:
+        environment["BUDEVAL_SERVER"] = server.url
+    return subprocess.run(
+        [sys.executable, "-m", "budeval", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_demo_command_prints_scores(tmp_path: Path) -> None:
+    done = budeval("demo", "--home", str(tmp_path / "demo"), "--port", str(free_port()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "demo-smoke: succeeded" in done.stdout
+    assert "smoke-arithmetic" in done.stdout and "87.5" in done.stdout
+
+
+def test_eval_commands_round_trip(service: Service) -> None:
+    started = budeval(
+        "eval",
+        "start",
+        "--model",
+        "m",
+        "--endpoint",
+        "http://127.0.0.1:9/v1",
+        "--dataset",
+        "smoke-cli",
+        "--engine",
+        "smoke",
+        "--config",
+        'smoke={"duration_seconds": 0.2, "score": 9.5}',
+        "--eval-id",
+        "cli-1",
+        server=service,
+        BUDEVAL_MODEL_API_KEY="sk-cli",
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "cli-1"
+    watched = budeval("eval", "watch", "cli-1", server=service)
+    assert watched.returncode == 0, watched.stdout
+    assert "9.5" in watched.stdout
+    assert "cli-1" in budeval("eval", "list", server=service).stdout
+    assert "succeeded" in budeval("eval", "show", "cli-1", server=service).stdout
+    assert "smoke-cli" in budeval("eval", "results", "cli-1", server=service).stdout
+    refused = budeval("eval", "cancel", "cli-1", server=service)
+    assert refused.returncode == 1 and "409" in refused.stdout
+    assert '"eval_id": "cli-1"' in budeval("eval", "cleanup", "cli-1", server=service).stdout
+
+
+def test_cli_reports_validation_errors_by_field(service: Service) -> None:
+    done = budeval(
+        "eval",
+        "start",
+        "--model",
+        "m",
+        "--endpoint",
+        "ftp://x",
+        "--dataset",
+        "smoke",
+        "--engine",
+        "smoke",
+        server=service,
+        BUDEVAL_MODEL_API_KEY="sk-cli",
+    )
+    assert done.returncode == 1
+    assert "422" in done.stdout and "endpoint" in done.stdout
+
+
+def test_serve_refuses_an_open_bind_without_tokens(tmp_path: Path) -> None:
+    done = budeval("serve", "--host", "0.0.0.0", BUDEVAL_HOME=str(tmp_path))
+    assert done.returncode != 0
+    assert "BUDEVAL_API_TOKENS" in done.stderr

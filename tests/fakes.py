@@ -1,0 +1,100 @@
+"""An in-memory backend for workflow tests, faithful to the contract in `backends/base.py`.
+
+Submit is idempotent; statuses are batched; every change is announced on `events()`; cancel of a
+finished run is a no-op. Tests drive runs with `set_state` and inject faults with the `fail_*`
+counters. Product code never imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from budeval.backends.base import RunHandle, RunSpec, RunState, StatusChange, VerifyReport
+from budeval.errors import BackendError, TransientError
+from budeval.status import RunStatus
+
+
+class FakeBackend:
+    name = "fake"
+    admission_queue: str | None = None
+
+    def __init__(self, outputs: Path) -> None:
+        self.outputs = outputs
+        self.specs: dict[str, RunSpec] = {}
+        self.states: dict[str, RunState] = {}
+        self.submissions: dict[str, int] = {}
+        self.status_calls = 0
+        self.fail_statuses = 0
+        """The next N `statuses` calls raise TransientError."""
+        self.refuse_submit: str | None = None
+        self.verify_report = VerifyReport(ok=True)
+        self.cancelled: list[str] = []
+        self._changes: asyncio.Queue[StatusChange] = asyncio.Queue()
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def verify(self) -> VerifyReport:
+        return self.verify_report
+
+    async def submit(self, spec: RunSpec) -> RunHandle:
+        if self.refuse_submit:
+            raise BackendError(self.refuse_submit, reason="Forbidden")
+        self.submissions[spec.run_id] = self.submissions.get(spec.run_id, 0) + 1
+        if spec.run_id not in self.specs:
+            self.specs[spec.run_id] = spec
+            self.states[spec.run_id] = RunState(status=RunStatus.SCHEDULED)
+        return self.handle(spec.run_id)
+
+    def handle(self, run_id: str) -> RunHandle:
+        spec = self.specs[run_id]
+        return RunHandle(backend=self.name, eval_id=spec.eval_id, run_id=run_id, name=spec.name)
+
+    async def occupy(self, handle: RunHandle) -> RunState:
+        raise NotImplementedError("the fake backend schedules by itself")
+
+    async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
+        self.status_calls += 1
+        if self.fail_statuses > 0:
+            self.fail_statuses -= 1
+            raise TransientError("fake API unavailable", reason="Unavailable", retry_after=0)
+        return {handle.run_id: self.states[handle.run_id] for handle in handles}
+
+    def set_state(self, run_id: str, status: RunStatus, **fields: object) -> None:
+        """Move a run (as a cluster would) and announce it."""
+        state = RunState(status=status, **fields)  # type: ignore[arg-type]
+        self.states[run_id] = state
+        self._changes.put_nowait(StatusChange(handle=self.handle(run_id), state=state))
+
+    def finish(self, run_id: str, score: float) -> None:
+        output = self.outputs / run_id
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "smoke-results.json").write_text(
+            f'{{"metric": "score", "value": {score}, "n_samples": 3}}'
+        )
+        self.set_state(run_id, RunStatus.SUCCEEDED, exit_code=0, finished_at=time.time())
+
+    async def events(self) -> AsyncIterator[StatusChange]:
+        while True:
+            yield await self._changes.get()
+
+    async def logs(self, handle: RunHandle, *, tail: int | None = None) -> AsyncIterator[str]:
+        yield "fake log\n"
+
+    async def log_tail(self, handle: RunHandle, lines: int) -> str:
+        return "fake log"
+
+    async def fetch_outputs(self, handle: RunHandle) -> Path:
+        return self.outputs / handle.run_id
+
+    async def cancel(self, handle: RunHandle) -> None:
+        if not self.states[handle.run_id].status.terminal:
+            self.cancelled.append(handle.run_id)
+            self.set_state(handle.run_id, RunStatus.CANCELLED, reason="Cancelled")
+
+    async def cleanup(self, handle: RunHandle) -> None:
+        self.states.pop(handle.run_id, None)

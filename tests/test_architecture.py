@@ -1,0 +1,104 @@
+"""The layering rule of the README's architecture section, checked on the source.
+
+    api ─▶ workflow ─▶ engines, backends, store, notify, secrets ─▶ spec/status/ids/errors/config
+A layer never imports one above it; backends and engines know nothing of the store or DBOS
+(except the local backend's admission, which the workflow drives), and only `workflow/` and the
+API's lifecycle touch DBOS.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import budeval
+
+ROOT = Path(budeval.__file__).parent
+
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "store": ("budeval.api", "budeval.workflow", "budeval.backends", "budeval.engines", "dbos"),
+    "engines": ("budeval.api", "budeval.workflow", "budeval.store", "dbos", "fastapi"),
+    "backends": ("budeval.api", "budeval.workflow", "budeval.store", "budeval.engines", "dbos"),
+    "secrets": ("budeval.api", "budeval.workflow", "budeval.store", "dbos"),
+    "results": ("budeval.api", "budeval.workflow", "budeval.store", "dbos"),
+    "events": ("budeval.api", "budeval.workflow", "budeval.store", "dbos"),
+    "notify": ("budeval.api", "budeval.workflow", "dbos"),
+    "workflow": ("budeval.api", "budeval.cli", "fastapi"),
+    "api": ("budeval.cli",),
+}
+BOTTOM = ("errors.py", "status.py", "ids.py", "config.py", "spec.py")
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_layers_do_not_import_upwards(package: str) -> None:
+    offences = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules(package)
+        for name in imports_of(path)
+        if name.startswith(FORBIDDEN[package])
+    ]
+    assert offences == []
+
+
+def test_bottom_modules_import_nothing_of_the_layers() -> None:
+    for filename in BOTTOM:
+        for name in imports_of(ROOT / filename):
+            assert not name.startswith(
+                (
+                    "budeval.api",
+                    "budeval.workflow",
+                    "budeval.store",
+                    "budeval.backends",
+                    "budeval.engines",
+                    "dbos",
+                )
+            ), filename
+
+
+def test_processes_started_by_runs_import_only_the_standard_library() -> None:
+    """Supervisor and smoke program start in milliseconds: no pydantic, no budeval layers."""
+    allowed = ("budeval.backends.local.rundir",)
+    for path in (
+        ROOT / "backends/local/supervisor.py",
+        ROOT / "backends/local/rundir.py",
+        ROOT / "engines/smoke_program.py",
+    ):
+        for name in imports_of(path):
+            assert name.split(".")[0] != "budeval" or name in allowed, f"{path.name}: {name}"
+            assert name.split(".")[0] not in ("pydantic", "dbos", "sqlalchemy", "fastapi")
+
+
+def test_public_surface() -> None:
+    assert sorted(budeval.__all__) == [
+        "BudevalError",
+        "PermanentError",
+        "TransientError",
+        "__version__",
+    ]
+    for name in budeval.__all__:
+        assert hasattr(budeval, name)
+
+
+def test_modules_stay_small() -> None:
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in ROOT.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 300
+    }
+    assert too_long == {}
