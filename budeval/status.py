@@ -61,6 +61,21 @@ _TERMINAL_EVAL = frozenset(
 )
 
 
+_EVAL_ORDER = {EvalStatus.PENDING: 0, EvalStatus.RUNNING: 1, EvalStatus.CANCELLING: 2}
+"""Non-terminal statuses in the only order they may be entered; any terminal status ranks last."""
+
+
+def eval_may_move(current: EvalStatus, new: EvalStatus) -> bool:
+    """An evaluation only moves forward; a terminal one never changes again.
+
+    Forward is pending → running → cancelling → any terminal status, skipping allowed, so a late
+    "running" cannot undo a cancellation request.
+    """
+    if current.terminal or new == current:
+        return False
+    return _EVAL_ORDER.get(new, 3) > _EVAL_ORDER.get(current, 3)
+
+
 def overall_status(runs: Iterable[RunStatus]) -> EvalStatus:
     """The final evaluation status from its runs' final statuses."""
     statuses = list(runs)

@@ -13,29 +13,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from budeval.errors import Conflict, InvalidRequest, NotFound
 from budeval.spec import EvaluationSpec
-from budeval.status import EvalStatus, RunStatus
+from budeval.status import EvalStatus, RunStatus, eval_may_move
 from budeval.store import outbox
 from budeval.store.db import utcnow
 from budeval.store.models import EvaluationRow, RunRow
 from budeval.store.records import EvaluationRecord
-
-_EVAL_ORDER = {
-    EvalStatus.PENDING: 0,
-    EvalStatus.RUNNING: 1,
-    EvalStatus.CANCELLING: 2,
-}
-"""Non-terminal statuses in the only order they may be entered; any terminal status ranks last."""
-
-
-def eval_may_move(current: EvalStatus, new: EvalStatus) -> bool:
-    """An evaluation only moves forward; a terminal one never changes again.
-
-    Forward means pending → running → cancelling → any terminal status, skipping allowed; so a late
-    "running" cannot undo a cancellation request.
-    """
-    if current.terminal or new == current:
-        return False
-    return _EVAL_ORDER.get(new, 3) > _EVAL_ORDER.get(current, 3)
 
 
 def record(row: EvaluationRow) -> EvaluationRecord:
