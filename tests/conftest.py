@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+# PostgreSQL fixtures, shared by the store tests and the end-to-end tests on PostgreSQL.
+from tests.postgres import fresh_postgres_url as fresh_postgres_url
+from tests.postgres import postgres_module_url as postgres_module_url
+from tests.postgres import postgres_server_url as postgres_server_url
 from tests.service import Service
 
 
