@@ -569,6 +569,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", default=None, help="name of this variant in the results")
     parser.add_argument("--timeout", type=float, default=120.0, help="per evaluation (s)")
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sample (s)")
     parser.add_argument("--output", type=Path, default=None, help="results JSON path")
     return parser.parse_args()
 
@@ -629,6 +630,9 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         tracker.start()
         if args.warmup:
             load.closed_loop(args.warmup, 1, first_index=0)
+        idle_before = cpu_seconds(service.process.pid)
+        time.sleep(args.idle_seconds)  # what the service costs doing nothing (queue/wake polls)
+        idle_cpu = cpu_seconds(service.process.pid)["service"] - idle_before["service"]
         cpu_before = cpu_seconds(service.process.pid)
         t_load = time.monotonic()
         if args.rate is not None:
@@ -662,6 +666,9 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "runs_seconds": round(cpu_after["children"] - cpu_before["children"], 2),
         "wall_seconds": round(load_seconds, 2),
     }
+    cpu["idle_service_cores"] = (
+        round(idle_cpu / args.idle_seconds, 3) if args.idle_seconds else None
+    )
     cpu["service_cores"] = round(cpu["service_seconds"] / load_seconds, 3) if load_seconds else None
     cpu["service_ms_per_evaluation"] = (
         round(1000 * cpu["service_seconds"] / len(records), 1) if records else None
@@ -677,7 +684,8 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         f"\n  succeeded {len(ok)}/{len(records)}; runs that waited for a slot: {waited_for_slot}; "
         f"load {load_seconds:.1f} s ({len(records) / load_seconds:.2f} evaluations/s);\n"
         f"  service CPU {cpu['service_seconds']} s ({cpu['service_cores']} cores, "
-        f"{cpu['service_ms_per_evaluation']} ms/evaluation), runs CPU {cpu['runs_seconds']} s"
+        f"{cpu['service_ms_per_evaluation']} ms/evaluation), runs CPU {cpu['runs_seconds']} s; "
+        f"idle service {cpu['idle_service_cores']} cores"
     )
     for failure in failures[:5]:
         print(f"  FAILED {failure['eval_id']}: {failure['status']} {failure['error']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 from budeval.errors import NotFound
@@ -23,7 +24,7 @@ class LocalSecretStore:
         """Write atomically with mode 0600 (never world-readable, not even briefly)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._path(name)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(values, handle)

@@ -15,6 +15,7 @@ from dbos._error import DBOSNonExistentWorkflowError
 from budeval.backends.base import RunHandle
 from budeval.engines.base import API_KEY_SECRET_KEY, run_name
 from budeval.errors import InvalidRequest
+from budeval.metrics import EVALUATIONS_CREATED
 from budeval.spec import EvaluationSpec
 from budeval.store import EvaluationRecord
 from budeval.workflow.evaluation import evaluate
@@ -40,6 +41,8 @@ async def start(
     record, created = await asyncio.to_thread(
         services.store.create_evaluation, spec, spec.fingerprint(api_key), names
     )
+    if created:
+        EVALUATIONS_CREATED.labels(engine=spec.engine).inc()
     if not record.status.terminal:
         services.secrets.put(spec.secret_name, {API_KEY_SECRET_KEY: api_key})
         with SetWorkflowID(spec.eval_id):

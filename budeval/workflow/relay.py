@@ -54,7 +54,10 @@ class StatusRelay:
     async def _forward(self, backend: Backend) -> None:
         async for change in backend.events():
             handle = change.handle
-            await self._send([_hint(handle.eval_id, handle.run_id, change.state.status)])
+            try:
+                await self._send([_hint(handle.eval_id, handle.run_id, change.state.status)])
+            except Exception:  # a lost hint is caught up by the next sweep; keep forwarding
+                log.exception("forwarding a status change of %s failed", handle.run_id)
 
     async def _sweep_forever(self) -> None:
         while True:

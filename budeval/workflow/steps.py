@@ -15,6 +15,7 @@ from dbos import DBOS
 from budeval.backends.base import RunHandle, RunSpec, RunState, VerifyReport
 from budeval.errors import BudevalError, PermanentError, TransientError
 from budeval.events.models import EVALUATION_PROGRESS
+from budeval.metrics import EVALUATIONS_FINISHED
 from budeval.status import EvalStatus, RunStatus
 from budeval.workflow.models import Begun, Check, Deployment, Extraction, MonitorOutcome
 from budeval.workflow.outcome import final_status
@@ -154,6 +155,7 @@ async def finish(eval_id: str, outcome: MonitorOutcome, extraction: Extraction) 
         services.store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
     services.secrets.delete(record.spec.secret_name)
+    EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
 
 
@@ -172,6 +174,7 @@ async def fail_early(eval_id: str, status: EvalStatus, reason: str, message: str
         store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
     services.secrets.delete(record.spec.secret_name)
+    EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
 
 

@@ -39,7 +39,6 @@ def test_evaluation_and_restart_on_postgres(postgres_server_url: str, tmp_path: 
                 text("select count(*) from events where eval_id='pg-1'")
             ).scalar_one()
         engine.dispose()
-        assert (
-            scores == 2 and events >= 7
-        )  # created, running, runs ×(scheduled, running, done), end
+        # created, running, 2 runs x (scheduled, running, succeeded), succeeded
+        assert scores == 2 and events >= 7
         assert not list((tmp_path / "home").glob("*.sqlite"))  # nothing fell back to SQLite

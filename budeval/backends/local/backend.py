@@ -10,6 +10,7 @@ After a restart `occupy` runs again and adopts a live supervisor instead of star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -209,12 +210,12 @@ class LocalBackend:
         return read_state(run)
 
     async def cleanup(self, handle: RunHandle) -> None:
+        """Cancel if still running, wait for the supervisor to record the end, remove the dir."""
         await self.cancel(handle)
         run = self.run_dir(handle.run_id)
-        await asyncio.to_thread(self._remove, run)
-
-    def _remove(self, run: RunDir) -> None:
-        deadline = time.monotonic() + self.settings.cancel_grace_seconds + 5
-        while run.supervisor_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)  # a supervisor finishing its exit record; bounded
-        shutil.rmtree(run.path, ignore_errors=True)
+        supervisor = await asyncio.to_thread(run.read, run.supervisor)
+        if supervisor is not None and await asyncio.to_thread(run.supervisor_alive):
+            grace = self.settings.cancel_grace_seconds + 5
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait_for_exit(int(supervisor["pid"])), grace)
+        await asyncio.to_thread(shutil.rmtree, run.path, True)
