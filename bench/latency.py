@@ -34,9 +34,11 @@ import argparse
 import contextlib
 import glob
 import json
+import math
 import os
 import platform
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -94,7 +96,7 @@ def mtime(path: Path) -> float | None:
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -208,8 +210,9 @@ def throwaway_postgres() -> Iterator[tuple[str, str]]:
 
 
 class Service:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, env: dict[str, str], module: str = "budeval") -> None:
         self.home = home
+        self.module = module
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -226,7 +229,7 @@ class Service:
         }
         log = (self.home / "service.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "budeval", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
+            [sys.executable, "-m", self.module, "serve"], cwd=REPO, env=env, stdout=log, stderr=log
         )
         deadline = time.monotonic() + 90
         with httpx.Client(base_url=self.url, timeout=5) as http:
@@ -535,6 +538,23 @@ def measure(
     }
 
 
+def slot_waits(records: list[dict[str, Any]], slots: int) -> tuple[int, int]:
+    """How many runs were enqueued while every slot was held by another run's occupy step
+    (so they queued behind busy slots), and how many queue pickups took over 150 ms anyway."""
+    held = [
+        (r["timestamps"]["occupy_started"], r["timestamps"]["occupy_completed"])
+        for r in records
+        if r["timestamps"]["occupy_started"] and r["timestamps"]["occupy_completed"]
+    ]
+    busy = 0
+    for record in records:
+        enqueued = record["timestamps"]["slot_enqueued"]
+        if enqueued is not None and sum(1 for a, b in held if a <= enqueued < b) >= slots:
+            busy += 1
+    slow = sum(1 for r in records if (r["phases"]["enqueued_to_occupy_step"] or 0) > 0.150)
+    return busy, slow
+
+
 def print_table(title: str, rows: dict[str, dict[str, Any] | None], unit: float = 1000.0) -> None:
     print(f"\n{title}")
     print(f"  {'':34} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}")
@@ -569,6 +589,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", default=None, help="name of this variant in the results")
     parser.add_argument("--timeout", type=float, default=120.0, help="per evaluation (s)")
+    parser.add_argument(
+        "--serve-module", default="budeval", help="experiments: `python -m MODULE serve`"
+    )
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sample (s)")
     parser.add_argument("--output", type=Path, default=None, help="results JSON path")
     return parser.parse_args()
@@ -618,7 +641,8 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         shown = {k: v for k, v in env.items() if "DATABASE_URL" not in k}
         print(f"  service env: {shown}")
 
-    service = Service(home, env)
+    service = Service(home, env, args.serve_module)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     started = time.time()
     try:
         t0 = time.monotonic()
@@ -634,6 +658,7 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         time.sleep(args.idle_seconds)  # what the service costs doing nothing (queue/wake polls)
         idle_cpu = cpu_seconds(service.process.pid)["service"] - idle_before["service"]
         cpu_before = cpu_seconds(service.process.pid)
+        client_before = time.process_time()
         t_load = time.monotonic()
         if args.rate is not None:
             load.open_loop(args.evaluations, args.rate, first_index=args.warmup)
@@ -641,6 +666,7 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
             load.closed_loop(args.evaluations, args.concurrency, first_index=args.warmup)
         load_seconds = time.monotonic() - t_load
         cpu_after = cpu_seconds(service.process.pid)
+        client_cpu = time.process_time() - client_before
         load.stopping.set()
         tracker.join(timeout=args.timeout + 30)
     finally:
@@ -657,14 +683,12 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
     phase_names = list(records[0]["phases"]) if records else []
     phases = {name: summary([r["phases"][name] for r in ok if r["phases"][name] is not None])
               for name in phase_names}  # fmt: skip
-    queue_poll = float(env.get("BUDEVAL_QUEUE_POLL_SECONDS", 0.05))
-    waited_for_slot = sum(
-        1 for r in ok if (r["phases"]["enqueued_to_occupy_step"] or 0) > 2 * queue_poll + 0.05
-    )
+    waited_for_slot, slow_pickups = slot_waits(ok, slots)
     cpu = {
         "service_seconds": round(cpu_after["service"] - cpu_before["service"], 2),
         "runs_seconds": round(cpu_after["children"] - cpu_before["children"], 2),
         "wall_seconds": round(load_seconds, 2),
+        "benchmark_client_seconds": round(client_cpu, 2),
     }
     cpu["idle_service_cores"] = (
         round(idle_cpu / args.idle_seconds, 3) if args.idle_seconds else None
@@ -681,10 +705,13 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
     })  # fmt: skip
     print_table("phases", phases)
     print(
-        f"\n  succeeded {len(ok)}/{len(records)}; runs that waited for a slot: {waited_for_slot}; "
+        f"\n  succeeded {len(ok)}/{len(records)}; "
+        f"runs that found all slots busy: {waited_for_slot}; "
+        f"queue pickups > 150 ms: {slow_pickups};\n  "
         f"load {load_seconds:.1f} s ({len(records) / load_seconds:.2f} evaluations/s);\n"
         f"  service CPU {cpu['service_seconds']} s ({cpu['service_cores']} cores, "
-        f"{cpu['service_ms_per_evaluation']} ms/evaluation), runs CPU {cpu['runs_seconds']} s; "
+        f"{cpu['service_ms_per_evaluation']} ms/evaluation), runs CPU {cpu['runs_seconds']} s, "
+        f"this client {cpu['benchmark_client_seconds']} s; "
         f"idle service {cpu['idle_service_cores']} cores"
     )
     for failure in failures[:5]:
@@ -700,7 +727,7 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "benchmark": "latency",
         "label": label,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
-        "command": " ".join([".venv/bin/python", "bench/latency.py", *sys.argv[1:]]),
+        "command": shlex.join([".venv/bin/python", "bench/latency.py", *sys.argv[1:]]),
         "machine": machine(),
         "database": database,
         "pacing": pacing,
@@ -714,6 +741,9 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
             "service_env": {k: v for k, v in env.items() if "DATABASE_URL" not in k},
         },
         "service_ready_seconds": round(ready_seconds, 2),
+        "serve_module": args.serve_module,
+        "loadavg_before": load_before,
+        "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
         "goals_seconds_p50": GOALS,
         "verdict": verdict,
         "submit_latency": submit,
@@ -722,7 +752,8 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "phases": phases,
         "succeeded": len(ok),
         "failed": len(failures),
-        "runs_waited_for_slot": waited_for_slot,
+        "runs_found_slots_busy": waited_for_slot,
+        "queue_pickups_over_150ms": slow_pickups,
         "cpu": cpu,
         "evaluations": records,
     }

@@ -93,8 +93,6 @@ class Settings(BaseSettings):
     """Pinned DBOS application version: workflows started by one version recover on it."""
     wake_poll_seconds: float = Field(default=0.1, gt=0)
     """How often DBOS looks for messages on SQLite (PostgreSQL uses LISTEN/NOTIFY)."""
-    queue_poll_seconds: float = Field(default=0.05, gt=0)
-    """How often the local run queue looks for free slots (bounds submit → process start)."""
     executor_threads: int = Field(default=32, ge=4)
     log_level: str = "INFO"
 

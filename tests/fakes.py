@@ -19,7 +19,6 @@ from budeval.status import RunStatus
 
 class FakeBackend:
     name = "fake"
-    admission_queue: str | None = None
 
     def __init__(self, outputs: Path) -> None:
         self.outputs = outputs
@@ -53,9 +52,6 @@ class FakeBackend:
     def handle(self, run_id: str) -> RunHandle:
         spec = self.specs[run_id]
         return RunHandle(backend=self.name, eval_id=spec.eval_id, run_id=run_id, name=spec.name)
-
-    async def occupy(self, handle: RunHandle) -> RunState:
-        raise NotImplementedError("the fake backend schedules by itself")
 
     async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
         self.status_calls += 1

@@ -91,9 +91,6 @@ class Backend(Protocol):
     """What the workflow needs from a place that runs engines."""
 
     name: str
-    admission_queue: str | None
-    """A DBOS queue whose concurrency bounds how many runs execute at once, or None when the
-    backend schedules by itself (Kubernetes). With a queue, `occupy` is called inside it."""
 
     async def start(self) -> None:
         """Begin background work (watchers); called once at service start."""
@@ -103,10 +100,8 @@ class Backend(Protocol):
     async def verify(self) -> VerifyReport: ...
 
     async def submit(self, spec: RunSpec) -> RunHandle:
-        """Create the run; idempotent: submitting the same spec again adopts the existing one."""
-
-    async def occupy(self, handle: RunHandle) -> RunState:
-        """Start the run if not yet started, and return once it has ended (admission backends)."""
+        """Create the run (it starts when the backend has room); idempotent: submitting the
+        same spec again adopts the existing run."""
 
     async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
         """Current state of many runs in one batched call, keyed by run_id."""

@@ -8,12 +8,12 @@ progress notifications and the maximum duration, so an idle evaluation costs not
 
 from __future__ import annotations
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS
 
-from budeval.backends.base import RunHandle, RunState
+from budeval.backends.base import RunHandle
 from budeval.status import EvalStatus
 from budeval.workflow import steps
-from budeval.workflow.models import STATUS_TOPIC, Begun, Deployment, MonitorOutcome
+from budeval.workflow.models import STATUS_TOPIC, Begun, MonitorOutcome
 from budeval.workflow.services import current
 
 
@@ -32,30 +32,9 @@ async def evaluate(eval_id: str) -> str:
         return await steps.fail_early(eval_id, EvalStatus.FAILED, reason, message)
     if deployment.cancelled:
         return await steps.fail_early(eval_id, EvalStatus.CANCELLED, "Cancelled", "cancelled")
-    await admit(deployment)
     outcome = await monitor(eval_id, deployment.handles, begun)
     extraction = await steps.extract(eval_id, deployment.handles, outcome)
     return await steps.finish(eval_id, outcome, extraction)
-
-
-async def admit(deployment: Deployment) -> None:
-    """Queue each run for a slot when its backend bounds concurrency (local processes)."""
-    if deployment.admission_queue is None:
-        return
-    for handle in deployment.handles:
-        with SetWorkflowID(f"{handle.eval_id}/{handle.run_id}/slot"):
-            await DBOS.enqueue_workflow_async(deployment.admission_queue, occupy_slot, handle)
-
-
-@DBOS.workflow()
-async def occupy_slot(handle: RunHandle) -> RunState:
-    """Holds one of the queue's slots for as long as the run executes."""
-    return await occupy(handle)
-
-
-@DBOS.step()
-async def occupy(handle: RunHandle) -> RunState:
-    return await current().backend_of(handle).occupy(handle)
 
 
 async def monitor(eval_id: str, handles: list[RunHandle], begun: Begun) -> MonitorOutcome:

@@ -41,5 +41,4 @@ class Extraction(BaseModel, frozen=True):
 
 class Deployment(BaseModel, frozen=True):
     handles: list[RunHandle]
-    admission_queue: str | None
     cancelled: bool = False

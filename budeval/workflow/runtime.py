@@ -1,9 +1,9 @@
-"""The only module that configures DBOS: config, launch, queues, shutdown.
+"""The only module that configures DBOS: config, launch, shutdown.
 
 DBOS facts this encodes (see DESIGN.md): the application version is pinned, or pending workflows
 are stranded after an upgrade; `launch` must run inside the serving event loop so async workflows
-and the backends' asyncio objects share it; queues are registered after launch; on SQLite DBOS
-polls for messages, so the poll period bounds how fast a finished run wakes its evaluation.
+and the backends' asyncio objects share it; on SQLite DBOS polls for messages, so the poll period
+bounds how fast a finished run wakes its evaluation (PostgreSQL uses LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
@@ -34,18 +34,10 @@ def dbos_config(settings: Settings) -> DBOSConfig:
 
 
 async def launch(services: Services) -> None:
-    """Install services, start DBOS (recovering pending workflows) and register queues."""
+    """Install services, then start DBOS (which recovers pending workflows)."""
     install(services)
     DBOS(config=dbos_config(services.settings))
     DBOS.launch()
-    for backend in services.backends.values():
-        if backend.admission_queue is not None:
-            await DBOS.register_queue_async(
-                backend.admission_queue,
-                worker_concurrency=getattr(backend, "concurrency", None),
-                polling_interval_sec=services.settings.queue_poll_seconds,
-                on_conflict="always_update",
-            )
 
 
 def shutdown() -> None:

@@ -64,7 +64,7 @@ async def deploy(eval_id: str, backend_name: str, specs: list[RunSpec]) -> Deplo
     store = services.store
     backend = services.backend(backend_name)
     if (await asyncio.to_thread(store.get_evaluation, eval_id)).cancel_requested:
-        return Deployment(handles=[], admission_queue=None, cancelled=True)
+        return Deployment(handles=[], cancelled=True)
     handles = []
     for spec in specs:
         handle = await backend.submit(spec)
@@ -72,7 +72,7 @@ async def deploy(eval_id: str, backend_name: str, specs: list[RunSpec]) -> Deplo
             store.update_run, spec.run_id, RunStatus.SCHEDULED, handle=handle.model_dump()
         )
         handles.append(handle)
-    return Deployment(handles=handles, admission_queue=backend.admission_queue)
+    return Deployment(handles=handles)
 
 
 @DBOS.step(**RETRYING)

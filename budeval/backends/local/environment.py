@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,30 @@ def interpreter(environment: str, settings: Settings) -> str:
     return str(python)
 
 
-def launch_document(spec: RunSpec, run: RunDir, settings: Settings) -> dict[str, Any]:
-    table = mounts(run, settings)
-    argv = map_paths(list(spec.command), table)
+def launch_document(
+    spec: RunSpec, run: RunDir, settings: Settings, env: dict[str, str]
+) -> dict[str, Any]:
+    """What the supervisor needs: argv (absolute program), grace period, every path it writes."""
+    argv = map_paths(list(spec.command), mounts(run, settings))
     if argv and argv[0] == "python":
         argv[0] = interpreter(spec.environment, settings)
-    return {"argv": argv, "cwd": str(run.path), "grace_seconds": settings.cancel_grace_seconds}
+    elif argv and not os.path.isabs(argv[0]):
+        program = shutil.which(argv[0], path=env.get("PATH"))
+        if program is None:
+            raise BackendError(f"program {argv[0]!r} not found", reason="EngineNotInstalled")
+        argv[0] = program
+    files = {
+        "supervisor": run.supervisor,
+        "engine": run.engine,
+        "exit": run.exit,
+        "cancel": run.cancel_marker,
+        "log": run.log,
+    }
+    return {
+        "argv": argv,
+        "grace_seconds": settings.cancel_grace_seconds,
+        "files": {name: str(path) for name, path in files.items()},
+    }
 
 
 def process_environment(

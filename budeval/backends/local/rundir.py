@@ -4,6 +4,7 @@
       spec.json        the RunSpec (no secret)            written at submit
       launch.json      argv, cwd, env names for the supervisor
       run.lock         flock held by the live supervisor: "is it alive?" without a pid race
+      supervisor.log   the supervisor's own errors (it never writes the engine's output here)
       supervisor.json  {pid, started_at}                   written by the supervisor
       engine.json      {pid, pgid}                         written by the supervisor
       exit.json        {exit_code, signal, cancelled, …}   written by the supervisor at the end
@@ -11,8 +12,8 @@
       run.log          the engine's stdout+stderr
       data/ output/    mapped to /data and /output
 
-Files are written atomically (temp + rename) so a reader never sees half a document. Standard
-library only: the supervisor imports this module too.
+Files are written atomically (temp + rename) so a reader never sees half a document. The
+supervisor (a standalone script) gets every path it writes from `launch.json`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ class RunDir:
             os.close(fd)
             return None
         return fd
+
+    def release(self, fd: int) -> None:
+        os.close(fd)
+
+    def log_tail(self, lines: int) -> str:
+        try:
+            with self.log.open("rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - 256 * lines))
+                tail = log.read().decode(errors="replace").splitlines()[-lines:]
+        except FileNotFoundError:
+            return ""
+        return "\n".join(tail)
 
     def supervisor_alive(self) -> bool:
         if not self.path.exists():
