@@ -22,6 +22,8 @@ from budeval.client import ApiError, Client
 app = typer.Typer(help="Evaluate OpenAI-compatible LLM endpoints on benchmark datasets.")
 eval_app = typer.Typer(help="Start, watch and manage evaluations (talks to a running service).")
 app.add_typer(eval_app, name="eval")
+engines_app = typer.Typer(help="Engines and their local environments (no service needed).")
+app.add_typer(engines_app, name="engines")
 console = Console()
 TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
 
@@ -216,9 +218,54 @@ def demo(
     port: int = 18080,
 ) -> None:
     """Start a service on embedded defaults, run a demo evaluation, print the scores."""
-    from budeval.demo import run_demo
+    from budeval.demo.run import run_demo
 
     raise typer.Exit(run_demo(console, home=home, port=port))
+
+
+@engines_app.command("list")
+def engines_list() -> None:
+    """The engines this budeval knows, and whether each local environment is installed."""
+    from budeval.config import Settings
+    from budeval.engines import environments
+    from budeval.engines.registry import default_registry
+
+    engines = Settings().engines_path
+    table = Table(title="engines")
+    for column in ("name", "version", "default dataset", "endpoint", "local environment"):
+        table.add_column(column)
+    for engine in default_registry().all():
+        if engine.recipe is None:
+            where = "built in"
+        elif environments.installed(engines, engine.recipe):
+            where = str(environments.directory(engines, engine.name))
+        else:
+            where = f"not installed (budeval engines install {engine.name})"
+        table.add_row(
+            engine.name, engine.version, engine.default_dataset, engine.mode or "-", where
+        )
+    console.print(table)
+
+
+@engines_app.command("install")
+def engines_install(
+    name: str, force: Annotated[bool, typer.Option(help="reinstall even if present")] = False
+) -> None:
+    """Create the engine's own virtualenv under $BUDEVAL_HOME/engines (pinned versions)."""
+    from budeval.config import Settings
+    from budeval.engines import environments
+    from budeval.engines.registry import default_registry
+    from budeval.errors import BudevalError
+
+    try:
+        engine = default_registry().get(name)
+        if engine.recipe is None:
+            console.print(f"{name} runs in budeval's own interpreter: nothing to install")
+            return
+        environments.install(Settings().engines_path, engine.recipe, say=console.print, force=force)
+    except BudevalError as error:
+        console.print(f"[red]error[/red] {error.message}")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path("~/.budeval").expanduser())
     """Data dir: databases, run directories, secrets, engine environments."""
+    engines_dir: Path | None = None
+    """Engine virtualenvs (`budeval engines install`); default `home/engines`. Several data dirs
+    may share one (the tests do)."""
     database_url: str | None = None
     """budeval's own store; default SQLite in `home`. PostgreSQL: postgresql+psycopg://…"""
     system_database_url: str | None = None
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def progress_interval_seconds(self) -> float:
         return self.poll_interval_seconds * self.progress_every_checks
+
+    @property
+    def engines_path(self) -> Path:
+        return self.engines_dir or self.home / "engines"
 
     @property
     def runs_dir(self) -> Path:

@@ -17,10 +17,11 @@ from prometheus_client import make_asgi_app
 
 import budeval
 from budeval.api.problems import install_handlers, problem
-from budeval.api.routes import evals, health
+from budeval.api.routes import engines, evals, health
 from budeval.api.security import BodyLimit, Unauthorized
 from budeval.backends.registry import build_backend
 from budeval.config import Settings
+from budeval.demo import datasets as demo_datasets
 from budeval.engines.registry import default_registry
 from budeval.notify.dispatcher import LogSink, OutboxDispatcher
 from budeval.secrets import LocalSecretStore
@@ -32,6 +33,8 @@ from budeval.workflow.services import Services
 
 def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
+    for name in demo_datasets.GENERATORS:  # generated, so every data dir has them, offline
+        demo_datasets.write(settings.datasets_dir / "demo", name)
     secrets = LocalSecretStore(settings.secrets_dir)
     return Services(
         settings=settings,
@@ -85,5 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(evals.router)
+    app.include_router(engines.router)
     app.mount("/metrics", make_asgi_app())
     return app

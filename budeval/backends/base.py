@@ -17,6 +17,8 @@ from budeval.status import RunStatus
 DATA_MOUNT = "/data"
 OUTPUT_MOUNT = "/output"
 DATASETS_MOUNT = "/datasets"
+RUNNERS_MOUNT = "/opt/budeval/runners"
+"""Where an engine image carries budeval's in-run wrappers (`budeval/runners/`)."""
 
 
 class SecretRef(BaseModel, frozen=True):

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from budeval.backends.base import RunSpec, SecretRef
+from budeval.engines.environments import Recipe
 from budeval.ids import dns1123_name
 from budeval.results.models import ParsedResults
 from budeval.spec import DatasetRun, EvaluationSpec
@@ -28,6 +29,14 @@ class Engine(ABC):
     environment: str
     """Local-mode environment name; `service` means budeval's own interpreter."""
     default_dataset: str
+    recipe: Recipe | None = None
+    """How to install the engine's local environment; None runs in budeval's own interpreter."""
+    mode: str | None = "chat"
+    """What the engine needs from the endpoint: `chat`, `completions`, or None (no endpoint)."""
+
+    def endpoint_mode(self, spec: EvaluationSpec) -> str | None:
+        """The endpoint API this evaluation uses (engines may let extra_args choose)."""
+        return self.mode
 
     @abstractmethod
     def validate(self, spec: EvaluationSpec) -> None:

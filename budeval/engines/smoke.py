@@ -57,6 +57,7 @@ class SmokeEngine(Engine):
     image = "budeval/service:latest"
     environment = "service"
     default_dataset = "smoke"
+    mode = None  # evaluates nothing: its endpoint is never called
 
     def config(self, spec: EvaluationSpec) -> SmokeConfig:
         raw = spec.configs.get("smoke", {})

@@ -21,7 +21,7 @@ from budeval.workflow.services import current
 async def evaluate(eval_id: str) -> str:
     begun = await steps.begin(eval_id)
     try:
-        report = await steps.verify(begun.backend)
+        report = await steps.verify(eval_id, begun.backend)
         if not report.ok:
             reason, message = report.reason or "VerifyFailed", report.message or "verify failed"
             return await steps.fail_early(eval_id, EvalStatus.FAILED, reason, message)

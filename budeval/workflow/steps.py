@@ -13,9 +13,11 @@ import time
 from dbos import DBOS
 
 from budeval.backends.base import RunHandle, RunSpec, RunState, VerifyReport
+from budeval.engines.base import API_KEY_SECRET_KEY
 from budeval.errors import BudevalError, PermanentError, TransientError
 from budeval.events.models import EVALUATION_PROGRESS
 from budeval.metrics import EVALUATIONS_FINISHED
+from budeval.preflight import check_endpoint
 from budeval.status import EvalStatus, RunStatus
 from budeval.workflow.models import Begun, Check, Deployment, Extraction, MonitorOutcome
 from budeval.workflow.outcome import final_status
@@ -45,8 +47,22 @@ async def begin(eval_id: str) -> Begun:
 
 
 @DBOS.step(**RETRYING)
-async def verify(backend: str) -> VerifyReport:
-    return await current().backend(backend).verify()
+async def verify(eval_id: str, backend: str) -> VerifyReport:
+    """The backend is ready, and the model endpoint answers in the mode the engine needs."""
+    services = current()
+    report = await services.backend(backend).verify()
+    if not report.ok:
+        return report
+    spec = (await asyncio.to_thread(services.store.get_evaluation, eval_id)).spec
+    mode = services.engines.get(spec.engine).endpoint_mode(spec)
+    if mode is None:
+        return report
+    api_key = services.secrets.get(spec.secret_name)[API_KEY_SECRET_KEY]
+    try:
+        await check_endpoint(spec.model.endpoint, spec.model.model_name, api_key, mode)
+    except PermanentError as refusal:
+        return VerifyReport(ok=False, reason=refusal.reason, message=refusal.message)
+    return report.model_copy(update={"checks": {**report.checks, "endpoint": f"{mode} ok"}})
 
 
 @DBOS.step(**RETRYING)

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from budeval.backends.base import DATA_MOUNT, DATASETS_MOUNT, OUTPUT_MOUNT, RunSpec
+import budeval
+from budeval.backends.base import DATA_MOUNT, DATASETS_MOUNT, OUTPUT_MOUNT, RUNNERS_MOUNT, RunSpec
 from budeval.backends.local.rundir import RunDir
 from budeval.config import Settings
 from budeval.errors import BackendError, NotFound
@@ -31,8 +32,17 @@ OFFLINE_SWITCHES = {
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
+RUNNERS = Path(budeval.__file__).parent / "runners"
+"""The engines' in-run wrappers, at RUNNERS_MOUNT in an image."""
+
+
 def mounts(run: RunDir, settings: Settings) -> dict[str, Path]:
-    return {DATA_MOUNT: run.data, OUTPUT_MOUNT: run.output, DATASETS_MOUNT: settings.datasets_dir}
+    return {
+        DATA_MOUNT: run.data,
+        OUTPUT_MOUNT: run.output,
+        DATASETS_MOUNT: settings.datasets_dir,
+        RUNNERS_MOUNT: RUNNERS,
+    }
 
 
 def map_paths(value: Any, table: dict[str, Path]) -> Any:
@@ -52,7 +62,7 @@ def map_paths(value: Any, table: dict[str, Path]) -> Any:
 def interpreter(environment: str, settings: Settings) -> str:
     if environment == "service":
         return sys.executable
-    python = settings.home / "engines" / environment / "bin" / "python"
+    python = settings.engines_path / environment / "bin" / "python"
     if not python.exists():
         raise BackendError(
             f"engine environment {environment!r} is not installed "

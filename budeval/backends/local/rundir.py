@@ -5,7 +5,7 @@
       launch.json      argv, cwd, env names for the supervisor
       run.lock         flock held by the live supervisor: "is it alive?" without a pid race
       supervisor.log   the supervisor's own errors (it never writes the engine's output here)
-      supervisor.json  {pid, started_at}                   written by the supervisor
+      supervisor.json  {pid, started_at}                   written once the engine runs
       engine.json      {pid, pgid}                         written by the supervisor
       exit.json        {exit_code, signal, cancelled, …}   written by the supervisor at the end
       cancel           marker: cancellation was asked for

@@ -37,7 +37,7 @@ def supervise(launch_path, locks):
     with open(launch_path) as handle:
         launch = json.load(handle)
     files = launch["files"]
-    write_json(files["supervisor"], {"pid": os.getpid(), "started_at": time.time()})
+    started_at = time.time()
     for fd in locks:
         os.set_inheritable(fd, False)  # the locks live exactly as long as this process
     pid = os.posix_spawn(
@@ -52,6 +52,8 @@ def supervise(launch_path, locks):
         setsid=True,
     )
     write_json(files["engine"], {"pid": pid, "pgid": pid})
+    # recorded last: once supervisor.json exists, the engine (and engine.json) exist too
+    write_json(files["supervisor"], {"pid": os.getpid(), "started_at": started_at})
     cancelled = []
 
     def on_term(_signum, _frame):

@@ -1,0 +1,68 @@
+"""Endpoint pre-flight: before any run starts, is the model endpoint there, does it accept the
+key, and does it serve the API the engine needs (chat or completions)?
+
+Fails fast with a reason an operator can act on — `EndpointUnreachable`, `Unauthorized`,
+`ModeUnsupported` — instead of letting every run discover it after minutes of engine start-up.
+Server trouble (5xx, 429, timeouts) is a TransientError, so the verify step retries it. The key is
+sent only in the Authorization header and never appears in a message.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from budeval.errors import PermanentError, TransientError
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+PROBES = {
+    "chat": (
+        "chat/completions",
+        lambda model: {
+            "model": model,
+            "messages": [{"role": "user", "content": "ping"}],
+            "max_tokens": 1,
+        },
+    ),
+    "completions": (
+        "completions",
+        lambda model: {"model": model, "prompt": "ping", "max_tokens": 1},
+    ),
+}
+
+
+async def check_endpoint(endpoint: str, model: str, api_key: str, mode: str) -> None:
+    """Raise PermanentError (reason says what is wrong) or TransientError; return when usable."""
+    path, body = PROBES[mode]
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base = endpoint.rstrip("/") + "/"
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=TIMEOUT) as client:
+        try:
+            response = await client.post(path, json=body(model))
+        except httpx.ConnectError as error:
+            raise PermanentError(
+                f"cannot connect to {endpoint}: {type(error).__name__}",
+                reason="EndpointUnreachable",
+            ) from None
+        except httpx.TransportError as error:
+            raise TransientError(
+                f"{endpoint} did not answer: {type(error).__name__}", reason="EndpointUnreachable"
+            ) from None
+    status = response.status_code
+    if status in (401, 403):
+        raise PermanentError(
+            f"{endpoint} refused the API key (HTTP {status})", reason="Unauthorized"
+        )
+    if status in (404, 405):
+        raise PermanentError(
+            f"{endpoint} does not serve /{path} (HTTP {status}); the engine needs the {mode} API",
+            reason="ModeUnsupported",
+        )
+    if status == 429 or status >= 500:
+        raise TransientError(
+            f"{endpoint} is busy or failing (HTTP {status})", reason="EndpointBusy"
+        )
+    if status >= 400:
+        raise PermanentError(
+            f"{endpoint} rejected a 1-token {mode} request for model {model!r} (HTTP {status})",
+            reason="EndpointRejected",
+        )
