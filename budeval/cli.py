@@ -223,6 +223,22 @@ def demo(
     raise typer.Exit(run_demo(console, home=home, port=port))
 
 
+@app.command(
+    "demo-endpoint",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def demo_endpoint(ctx: typer.Context) -> None:
+    """A deterministic OpenAI-compatible endpoint for trying budeval and for tests (not a model).
+
+    It answers the generated demo datasets with a set accuracy, latency and error rate; see
+    `budeval demo-endpoint --help`.
+    """
+    from budeval.demo import endpoint
+
+    raise typer.Exit(endpoint.main(ctx.args))
+
+
 @engines_app.command("list")
 def engines_list() -> None:
     """The engines this budeval knows, and whether each local environment is installed."""

@@ -2,7 +2,8 @@
 key, and does it serve the API the engine needs (chat or completions)?
 
 Fails fast with a reason an operator can act on — `EndpointUnreachable`, `Unauthorized`,
-`ModeUnsupported` — instead of letting every run discover it after minutes of engine start-up.
+`ModeUnsupported`, `ModelNotFound` — instead of letting every run discover it after minutes of
+engine start-up.
 Server trouble (5xx, 429, timeouts) is a TransientError, so the verify step retries it. The key is
 sent only in the Authorization header and never appears in a message.
 """
@@ -52,6 +53,8 @@ async def check_endpoint(endpoint: str, model: str, api_key: str, mode: str) -> 
         raise PermanentError(
             f"{endpoint} refused the API key (HTTP {status})", reason="Unauthorized"
         )
+    if status == 404 and _error_code(response) == "model_not_found":
+        raise PermanentError(f"{endpoint} does not serve model {model!r}", reason="ModelNotFound")
     if status in (404, 405):
         raise PermanentError(
             f"{endpoint} does not serve /{path} (HTTP {status}); the engine needs the {mode} API",
@@ -66,3 +69,12 @@ async def check_endpoint(endpoint: str, model: str, api_key: str, mode: str) -> 
             f"{endpoint} rejected a 1-token {mode} request for model {model!r} (HTTP {status})",
             reason="EndpointRejected",
         )
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The OpenAI-style `error.code` (vLLM and OpenAI answer an unknown model with 404 + code)."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        return None
+    return error.get("code") if isinstance(error, dict) else None
