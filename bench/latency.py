@@ -1,28 +1,34 @@
 """Benchmark of issue 2: submit latency and detection latency of the local backend.
 
     .venv/bin/python bench/latency.py [--evaluations 200] [--concurrency N | --rate R]
-                                      [--duration 0.5] [--slots S] [--home DIR]
+                                      [--think S] [--duration 0.5] [--slots S] [--home DIR]
                                       [--database-url URL | --postgres] [--env KEY=VALUE ...]
 
 It starts a real service (`python -m budeval serve`) on a fresh BUDEVAL_HOME and a free port,
 waits for GET /readyz == 200, then submits smoke evaluations (one dataset, one run each, the
 engine sleeping `--duration` seconds) and measures, per evaluation, on this machine's one clock:
 
-  submit latency    = supervisor start (`runs/<run>/supervisor.json` started_at, the supervisor's
-                      first act) - client wall clock just before `POST /evals/start`
+  submit latency    = supervisor start (`runs/<run>/supervisor.json` started_at: its clock
+                      reading right after interpreter start-up) - client wall clock just before
+                      `POST /evals/start`
   detection latency = evaluation terminal (`finished_at` of GET /evals/{id}) - process exit
                       (`runs/<run>/exit.json` finished_at, written when the engine has exited)
 
 Pacing (so that the local slots are not what is measured):
   --concurrency N   closed loop: N clients, each submits, waits until its evaluation is terminal,
-                    submits the next (N=1: strictly sequential);
+                    submits the next (N=1: strictly sequential); `--think S` adds a random
+                    pause in [0, S) before each submission (decorrelates from poll periods);
   --rate R          open loop: one submission every 1/R s whatever the service does.
 The local slots (BUDEVAL_LOCAL_CONCURRENCY) default to max(CPU count, 2*N) — or, with --rate,
 to enough for the expected number of runs in flight — and the report counts how often a run
-still waited for a slot.
+still waited for a slot (derived from the run timestamps: at its deploy step's end, `slots`
+other runs' supervisors were alive).
 
-After the run it reads the DBOS system database (workflow and step timestamps, ms) and breaks both
-latencies down into phases. Results go to stdout and `bench/results/latency-<timestamp>.json`.
+After the run it reads the DBOS system database (step timestamps, ms) and the run directories'
+files and breaks both latencies down into phases. It also records the service's CPU (idle and
+under load) and what everything else on the (shared) machine used, per evaluation too, and
+summarises the "quiet" evaluations separately. Results go to stdout and
+`bench/results/latency-<timestamp>.json`.
 `--env KEY=VALUE` passes settings to the service (e.g. BUDEVAL_WAKE_POLL_SECONDS=0.02).
 `--postgres` starts a throwaway PostgreSQL server (initdb/pg_ctl) with two fresh databases
 (store and DBOS) and stops it afterwards.
@@ -31,6 +37,7 @@ latencies down into phases. Results go to stdout and `bench/results/latency-<tim
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import glob
 import json
@@ -38,6 +45,7 @@ import math
 import os
 import platform
 import pwd
+import random
 import shlex
 import shutil
 import signal
@@ -59,6 +67,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
 GOALS = {"submit_latency": 0.100, "detection_latency": 1.0}
+QUIET_CORES = 0.25  # an evaluation is "quiet" if everything else used less than this meanwhile
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -146,6 +155,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which files of the service differ from it (shared checkout)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "budeval", "pyproject.toml").splitlines()
+    return {"commit": git("rev-parse", "--short", "HEAD") or None, "uncommitted": changed}
+
+
 def cpu_seconds(pid: int) -> dict[str, float]:
     """utime+stime of a process and of its reaped children (supervisors and engines)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -153,6 +173,47 @@ def cpu_seconds(pid: int) -> dict[str, float]:
     own = (int(fields[11]) + int(fields[12])) / tick
     children = (int(fields[13]) + int(fields[14])) / tick
     return {"service": own, "children": children}
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all processes of the machine have used (every core, from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler(threading.Thread):
+    """Samples, every `interval` s, the CPU the whole machine has used and the part that is ours
+    (service, its reaped supervisors and engines, this client), so that every evaluation can be
+    tagged with how busy *everything else* kept the machine during it (a shared machine)."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, float, float]] = []  # (time, machine busy, ours)
+        self.stopping = threading.Event()
+
+    def sample(self) -> None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ours = sum(cpu_seconds(self.pid).values()) + time.process_time()
+            self.samples.append((time.time(), machine_busy_seconds(), ours))
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.sample()
+
+    def other_cores(self, start: float | None, end: float | None) -> float | None:
+        """Mean cores used by everything else between the samples bracketing start..end."""
+        if start is None or end is None or len(self.samples) < 2:
+            return None
+        times = [sample[0] for sample in self.samples]
+        first = max(0, bisect.bisect_right(times, start) - 1)
+        last = min(len(times) - 1, bisect.bisect_left(times, end))
+        if last <= first:
+            return None
+        (t0, busy0, ours0), (t1, busy1, ours1) = self.samples[first], self.samples[last]
+        return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0)
 
 
 # --- PostgreSQL (throwaway server, only with --postgres) -------------------------------------
@@ -210,9 +271,8 @@ def throwaway_postgres() -> Iterator[tuple[str, str]]:
 
 
 class Service:
-    def __init__(self, home: Path, env: dict[str, str], module: str = "budeval") -> None:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.home = home
-        self.module = module
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -229,7 +289,7 @@ class Service:
         }
         log = (self.home / "service.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, "serve"], cwd=REPO, env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "budeval", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
         )
         deadline = time.monotonic() + 90
         with httpx.Client(base_url=self.url, timeout=5) as http:
@@ -304,8 +364,11 @@ def request_body(eval_id: str, duration: float) -> dict[str, Any]:
 
 
 class Load:
-    def __init__(self, service: Service, prefix: str, duration: float, timeout: float) -> None:
+    def __init__(
+        self, service: Service, prefix: str, duration: float, timeout: float, think: float = 0.0
+    ) -> None:
         self.service = service
+        self.think = think
         self.prefix = prefix
         self.duration = duration
         self.timeout = timeout
@@ -382,6 +445,8 @@ class Load:
                         index = next(counter, None)
                     if index is None:
                         return
+                    if self.think:  # decorrelates the cycle from the service's poll periods
+                        time.sleep(random.uniform(0, self.think))
                     tracked = self.submit(http, index)
                     tracked.done.wait(self.timeout + 30)
 
@@ -442,6 +507,25 @@ def dbos_steps(dbos_url: str) -> dict[str, list[dict[str, Any]]]:
     return steps
 
 
+def dbos_hints(dbos_url: str) -> dict[str, list[float]]:
+    """When each message to an evaluation was written (epoch s), PostgreSQL only.
+
+    (On SQLite with Python < 3.12 DBOS stores `created_at_epoch_ms` with 1 s resolution.)"""
+    if not dbos_url.startswith("postgresql"):
+        return {}
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(dbos_url)
+    hints: dict[str, list[float]] = {}
+    with engine.connect() as connection:
+        for destination, created in connection.execute(
+            text("SELECT destination_uuid, created_at_epoch_ms FROM dbos.notifications")
+        ):
+            hints.setdefault(destination, []).append(int(created) / 1000.0)
+    engine.dispose()
+    return {key: sorted(values) for key, values in hints.items()}
+
+
 def first_step(rows: list[dict[str, Any]], name: str, last: bool = False) -> dict[str, Any] | None:
     matching = [row for row in rows if row["name"] == name]
     if not matching:
@@ -459,6 +543,8 @@ def measure(
     tracked: Tracked,
     home: Path,
     steps: dict[str, list[dict[str, Any]]],
+    hints: dict[str, list[float]],
+    sampler: CpuSampler,
 ) -> dict[str, Any]:
     run = home / "runs" / str(tracked.run_id)
     supervisor = read_json(run / "supervisor.json") or {}
@@ -471,7 +557,8 @@ def measure(
         "row_created": iso_to_epoch(final.get("created_at")),
         "eval_running": iso_to_epoch(final.get("started_at")),
         "run_scheduled": iso_to_epoch(final_run.get("scheduled_at")),
-        "spawn": mtime(run / "launch.json"),
+        "run_dir_written": mtime(run / "spec.json"),  # backend.submit, before the dispatcher
+        "spawn": mtime(run / "launch.json"),  # written by the launcher just before Popen
         "supervisor_started": supervisor.get("started_at"),
         "engine_started": mtime(run / "output" / "launches.log"),
         "run_running_recorded": iso_to_epoch(final_run.get("started_at")),
@@ -480,13 +567,9 @@ def measure(
         "eval_terminal": iso_to_epoch(final.get("finished_at")),
         "client_saw_terminal": tracked.t_seen_terminal,
     }
-    slot_id = f"{tracked.eval_id}/{tracked.run_id}/slot"
     rows = steps.get(tracked.eval_id, [])
-    slot_rows = steps.get(slot_id, [])
     begin = first_step(rows, "begin")
     deploy = first_step(rows, "deploy")
-    enqueue = first_step(rows, "occupy_slot")  # the parent's record of enqueueing the slot
-    occupy = first_step(slot_rows, "occupy")
     checks = [row for row in rows if row["name"] == "check_runs"]
     recvs = [row for row in rows if row["name"] == "recv"]
     extract = first_step(rows, "extract")
@@ -494,30 +577,32 @@ def measure(
     t.update(
         {
             "begin_started": begin and begin["started"],
+            "deploy_started": deploy and deploy["started"],
             "deploy_completed": deploy and deploy["completed"],
-            "slot_enqueued": enqueue and enqueue["completed"],
-            "occupy_started": occupy and occupy["started"],
-            "occupy_completed": occupy and occupy["completed"],
+            "last_recv_started": recvs[-1]["started"] if recvs else None,
             "last_recv_completed": recvs[-1]["completed"] if recvs else None,
+            # the relay's hint of the exit: the last message (PostgreSQL only)
+            "exit_hint_sent": max(hints[tracked.eval_id]) if hints.get(tracked.eval_id) else None,
             "last_check_completed": checks[-1]["completed"] if checks else None,
             "extract_completed": extract and extract["completed"],
             "finish_completed": finish and finish["completed"],
         }
     )
     phases = {
-        # submit path
+        # submit path (the `deploy` step starts the supervisor and waits for its supervisor.json)
         "post_to_response": diff(t["response"], t["post"]),
         "post_to_row": diff(t["row_created"], t["post"]),
         "row_to_workflow_begin": diff(t["begin_started"], t["row_created"]),
-        "begin_to_deployed": diff(t["deploy_completed"], t["begin_started"]),
-        "deployed_to_enqueued": diff(t["slot_enqueued"], t["deploy_completed"]),
-        "enqueued_to_occupy_step": diff(t["occupy_started"], t["slot_enqueued"]),
-        "occupy_step_to_spawn": diff(t["spawn"], t["occupy_started"]),
+        "begin_to_deploy_started": diff(t["deploy_started"], t["begin_started"]),
+        "deploy_started_to_run_dir": diff(t["run_dir_written"], t["deploy_started"]),
+        "run_dir_to_spawn": diff(t["spawn"], t["run_dir_written"]),
         "spawn_to_supervisor": diff(t["supervisor_started"], t["spawn"]),
         "supervisor_to_engine": diff(t["engine_started"], t["supervisor_started"]),
+        "supervisor_to_deploy_done": diff(t["deploy_completed"], t["supervisor_started"]),
         # detection path
-        "exit_to_occupy_done": diff(t["occupy_completed"], t["process_exit"]),
-        "occupy_done_to_recv_woken": diff(t["last_recv_completed"], t["occupy_completed"]),
+        "exit_to_recv_woken": diff(t["last_recv_completed"], t["process_exit"]),
+        "exit_to_hint_sent": diff(t["exit_hint_sent"], t["process_exit"]),
+        "hint_sent_to_recv_woken": diff(t["last_recv_completed"], t["exit_hint_sent"]),
         "recv_woken_to_check_done": diff(t["last_check_completed"], t["last_recv_completed"]),
         "check_done_to_finish_done": diff(t["finish_completed"], t["last_check_completed"]),
         "exit_to_run_recorded": diff(t["run_finished_recorded"], t["process_exit"]),
@@ -531,6 +616,7 @@ def measure(
         "submit_latency": diff(t["supervisor_started"], t["post"]),
         "submit_to_engine_latency": diff(t["engine_started"], t["post"]),
         "detection_latency": diff(t["eval_terminal"], t["process_exit"]),
+        "other_cores": sampler.other_cores(tracked.t_post, tracked.t_seen_terminal),
         "checks": len(checks),
         "recvs": len(recvs),
         "phases": phases,
@@ -539,20 +625,32 @@ def measure(
 
 
 def slot_waits(records: list[dict[str, Any]], slots: int) -> tuple[int, int]:
-    """How many runs were enqueued while every slot was held by another run's occupy step
-    (so they queued behind busy slots), and how many queue pickups took over 150 ms anyway."""
-    held = [
-        (r["timestamps"]["occupy_started"], r["timestamps"]["occupy_completed"])
+    """How many runs waited for a slot, from the run timestamps.
+
+    A run waited if, when its `deploy` step completed (the dispatcher tried to start it within
+    that step), `slots` *other* runs' supervisors were alive (supervisor started .. process
+    exit). Cross-check: how many supervisors started only after their run's `deploy` step had
+    completed, i.e. were started later by the dispatcher when a slot was freed."""
+    alive = [
+        (r["run_id"], r["timestamps"]["supervisor_started"], r["timestamps"]["process_exit"])
         for r in records
-        if r["timestamps"]["occupy_started"] and r["timestamps"]["occupy_completed"]
+        if r["timestamps"]["supervisor_started"] and r["timestamps"]["process_exit"]
     ]
-    busy = 0
+    waited = 0
     for record in records:
-        enqueued = record["timestamps"]["slot_enqueued"]
-        if enqueued is not None and sum(1 for a, b in held if a <= enqueued < b) >= slots:
-            busy += 1
-    slow = sum(1 for r in records if (r["phases"]["enqueued_to_occupy_step"] or 0) > 0.150)
-    return busy, slow
+        deployed = record["timestamps"]["deploy_completed"]
+        if deployed is None:
+            continue
+        others = sum(1 for run, a, b in alive if run != record["run_id"] and a <= deployed < b)
+        if others >= slots:
+            waited += 1
+    started_late = sum(
+        1
+        for r in records
+        if r["timestamps"]["supervisor_started"] and r["timestamps"]["deploy_completed"]
+        and r["timestamps"]["supervisor_started"] > r["timestamps"]["deploy_completed"]
+    )  # fmt: skip
+    return waited, started_late
 
 
 def print_table(title: str, rows: dict[str, dict[str, Any] | None], unit: float = 1000.0) -> None:
@@ -579,6 +677,12 @@ def parse_args() -> argparse.Namespace:
     pacing.add_argument("--rate", type=float, default=None, help="open loop: submissions/s")
     parser.add_argument("--duration", type=float, default=0.5, help="smoke run length (s)")
     parser.add_argument("--slots", type=int, default=None, help="BUDEVAL_LOCAL_CONCURRENCY")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="closed loop: random pause, uniform in [0, THINK) s, before each submission",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="evaluations not counted")
     parser.add_argument("--home", type=Path, default=None, help="BUDEVAL_HOME (must be new)")
     parser.add_argument("--keep-home", action="store_true", help="do not delete a temp home")
@@ -589,9 +693,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", default=None, help="name of this variant in the results")
     parser.add_argument("--timeout", type=float, default=120.0, help="per evaluation (s)")
-    parser.add_argument(
-        "--serve-module", default="budeval", help="experiments: `python -m MODULE serve`"
-    )
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU sample (s)")
     parser.add_argument("--output", type=Path, default=None, help="results JSON path")
     return parser.parse_args()
@@ -641,7 +742,10 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         shown = {k: v for k, v in env.items() if "DATABASE_URL" not in k}
         print(f"  service env: {shown}")
 
-    service = Service(home, env, args.serve_module)
+    code = code_version()  # before the service imports it
+    if code["uncommitted"]:
+        print(f"  code: {code['commit']} with uncommitted changes {code['uncommitted']}")
+    service = Service(home, env)
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     started = time.time()
     try:
@@ -649,16 +753,21 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         service.start()
         ready_seconds = time.monotonic() - t0
         assert service.process is not None
-        load = Load(service, f"bench-{stamp.lower()}", args.duration, args.timeout)
+        load = Load(service, f"bench-{stamp.lower()}", args.duration, args.timeout, args.think)
         tracker = threading.Thread(target=load.track_forever, daemon=True)
         tracker.start()
         if args.warmup:
             load.closed_loop(args.warmup, 1, first_index=0)
+        time.sleep(1.0)  # let the warm-up's last workflow wind down
         idle_before = cpu_seconds(service.process.pid)
-        time.sleep(args.idle_seconds)  # what the service costs doing nothing (queue/wake polls)
+        time.sleep(args.idle_seconds)  # what the service costs doing nothing
         idle_cpu = cpu_seconds(service.process.pid)["service"] - idle_before["service"]
         cpu_before = cpu_seconds(service.process.pid)
         client_before = time.process_time()
+        machine_before = machine_busy_seconds()
+        sampler = CpuSampler(service.process.pid)
+        sampler.sample()
+        sampler.start()
         t_load = time.monotonic()
         if args.rate is not None:
             load.open_loop(args.evaluations, args.rate, first_index=args.warmup)
@@ -667,15 +776,22 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         load_seconds = time.monotonic() - t_load
         cpu_after = cpu_seconds(service.process.pid)
         client_cpu = time.process_time() - client_before
+        machine_cpu = machine_busy_seconds() - machine_before
+        sampler.stopping.set()
+        sampler.join()
+        sampler.sample()
         load.stopping.set()
         tracker.join(timeout=args.timeout + 30)
     finally:
         service.stop()
     dbos = dbos_url or f"sqlite:///{home / 'dbos.sqlite'}"
     steps = dbos_steps(dbos)
+    hints = dbos_hints(dbos)
 
     measured = [t for t in load.all if t.index >= args.warmup]
-    records = [measure(t, home, steps) for t in sorted(measured, key=lambda t: t.index)]
+    records = [
+        measure(t, home, steps, hints, sampler) for t in sorted(measured, key=lambda t: t.index)
+    ]
     ok = [r for r in records if r["status"] == "succeeded"]
     failures = [r for r in records if r["status"] != "succeeded"]
     submit = summary([r["submit_latency"] for r in ok])
@@ -683,13 +799,18 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
     phase_names = list(records[0]["phases"]) if records else []
     phases = {name: summary([r["phases"][name] for r in ok if r["phases"][name] is not None])
               for name in phase_names}  # fmt: skip
-    waited_for_slot, slow_pickups = slot_waits(ok, slots)
+    waited_for_slot, started_late = slot_waits(ok, slots)
     cpu = {
         "service_seconds": round(cpu_after["service"] - cpu_before["service"], 2),
         "runs_seconds": round(cpu_after["children"] - cpu_before["children"], 2),
         "wall_seconds": round(load_seconds, 2),
         "benchmark_client_seconds": round(client_cpu, 2),
     }
+    # everything else on the machine: other users' jobs, and the PostgreSQL server if any
+    cpu["other_seconds"] = round(
+        machine_cpu - client_cpu - sum(cpu_after.values()) + sum(cpu_before.values()), 2
+    )
+    cpu["other_cores"] = round(cpu["other_seconds"] / load_seconds, 3) if load_seconds else None
     cpu["idle_service_cores"] = (
         round(idle_cpu / args.idle_seconds, 3) if args.idle_seconds else None
     )
@@ -704,14 +825,26 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "detection: exit → eval terminal": detection,
     })  # fmt: skip
     print_table("phases", phases)
+    quiet = [r for r in ok if r["other_cores"] is not None and r["other_cores"] < QUIET_CORES]
+    quiet_summary = {
+        "threshold_other_cores": QUIET_CORES,
+        "n": len(quiet),
+        "submit_latency": summary([r["submit_latency"] for r in quiet]),
+        "detection_latency": summary([r["detection_latency"] for r in quiet]),
+    }
+    print_table(f"evaluations while everything else used < {QUIET_CORES} cores ({len(quiet)})", {
+        "submit: POST → supervisor started": quiet_summary["submit_latency"],
+        "detection: exit → eval terminal": quiet_summary["detection_latency"],
+    })  # fmt: skip
     print(
         f"\n  succeeded {len(ok)}/{len(records)}; "
-        f"runs that found all slots busy: {waited_for_slot}; "
-        f"queue pickups > 150 ms: {slow_pickups};\n  "
+        f"runs that waited for a slot: {waited_for_slot}; "
+        f"supervisors started after their deploy step: {started_late};\n  "
         f"load {load_seconds:.1f} s ({len(records) / load_seconds:.2f} evaluations/s);\n"
         f"  service CPU {cpu['service_seconds']} s ({cpu['service_cores']} cores, "
         f"{cpu['service_ms_per_evaluation']} ms/evaluation), runs CPU {cpu['runs_seconds']} s, "
         f"this client {cpu['benchmark_client_seconds']} s; "
+        f"everything else {cpu['other_cores']} cores; "
         f"idle service {cpu['idle_service_cores']} cores"
     )
     for failure in failures[:5]:
@@ -729,6 +862,7 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "command": shlex.join([".venv/bin/python", "bench/latency.py", *sys.argv[1:]]),
         "machine": machine(),
+        "code": code,
         "database": database,
         "pacing": pacing,
         "settings": {
@@ -736,12 +870,12 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
             "warmup": args.warmup,
             "concurrency": None if args.rate is not None else args.concurrency,
             "rate": args.rate,
+            "think_seconds_max": args.think if args.rate is None else None,
             "smoke_duration_seconds": args.duration,
             "slots": slots,
             "service_env": {k: v for k, v in env.items() if "DATABASE_URL" not in k},
         },
         "service_ready_seconds": round(ready_seconds, 2),
-        "serve_module": args.serve_module,
         "loadavg_before": load_before,
         "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
         "goals_seconds_p50": GOALS,
@@ -750,10 +884,11 @@ def run(args: argparse.Namespace, store_url: str | None, dbos_url: str | None) -
         "submit_to_engine_latency": summary([r["submit_to_engine_latency"] for r in ok]),
         "detection_latency": detection,
         "phases": phases,
+        "quiet": quiet_summary,
         "succeeded": len(ok),
         "failed": len(failures),
-        "runs_found_slots_busy": waited_for_slot,
-        "queue_pickups_over_150ms": slow_pickups,
+        "runs_waited_for_slot": waited_for_slot,
+        "supervisors_started_after_deploy": started_late,
         "cpu": cpu,
         "evaluations": records,
     }
