@@ -129,6 +129,7 @@ def watch_until_done(client: Client, eval_id: str, interval: float = 0.5) -> dic
             time.sleep(interval)  # a polling client: the service itself is event-driven
             evaluation = client.show(eval_id)
             live.update(runs_table(evaluation))
+    console.print()
     return evaluation
 
 
@@ -216,11 +217,12 @@ def cleanup(job_id: str, server: Server = None) -> None:
 def demo(
     home: Annotated[str | None, typer.Option(help="data dir (default: a fresh temp dir)")] = None,
     port: int = 18080,
+    engine: Annotated[str, typer.Option(help="lmeval, opencompass or smoke")] = "lmeval",
 ) -> None:
-    """Start a service on embedded defaults, run a demo evaluation, print the scores."""
+    """Start a service on embedded defaults, evaluate the demo endpoint, print the scores."""
     from budeval.demo.run import run_demo
 
-    raise typer.Exit(run_demo(console, home=home, port=port))
+    raise typer.Exit(run_demo(console, home=home, port=port, engine=engine))
 
 
 @app.command(

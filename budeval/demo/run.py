@@ -1,7 +1,11 @@
-"""The demo: a throwaway service on embedded defaults (SQLite, local backend), one evaluation.
+"""`budeval demo`: a throw-away service on embedded defaults evaluating the demo endpoint.
 
-It exercises the real path — HTTP API, durable workflow, local processes, parsing, store — with
-the smoke engine, so it needs no model and no network. Real engines come with their own issue.
+It exercises the real path — HTTP API, durable workflow, local processes, a real engine, parsing,
+store — against the demo endpoint (not a model), on generated datasets, with no network: the
+engine's environment is installed once (`budeval engines install`) into the user's engines dir
+and reused. lm-evaluation-harness is the default because it installs in about a minute and runs in
+seconds; OpenCompass (the seeds' engine, ~2 GB and ~30 s per dataset) is `--engine opencompass`;
+`--engine smoke` needs nothing installed.
 """
 
 from __future__ import annotations
@@ -12,63 +16,96 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from budeval.cli import scores_table, watch_until_done
 from budeval.client import Client
+from budeval.config import Settings
+from budeval.demo.endpoint import DemoEndpoint
+from budeval.engines import environments
+from budeval.engines.registry import default_registry
 
-DEMO_REQUEST = {
-    "eval_id": "demo-smoke",
-    "experiment_id": "demo",
-    "eval_model_info": {
-        "model_name": "demo-model",
-        "endpoint": "http://127.0.0.1:9/v1",
-        "api_key": "sk-demo-not-a-real-key",
-    },
-    "eval_datasets": [{"dataset_id": "smoke-arithmetic"}, {"dataset_id": "smoke-trivia"}],
-    "eval_configs": [
-        {
-            "config_name": "smoke",
-            "config_value": {
-                "duration_seconds": 2,
-                "score": 42.0,
-                "per_dataset": {"smoke-trivia": {"score": 87.5, "n_samples": 40}},
-            },
-        }
-    ],
-    "engine": "smoke",
-}
+DEMO_KEY = "sk-demo-not-a-real-key"
+DEMO_ACCURACY = 0.75
+DATASETS = {"lmeval": ["demo_arith", "demo_mcq"], "opencompass": ["demo_arith", "demo_mcq"]}
 
 
-def run_demo(console: Console, *, home: str | None, port: int) -> int:
+def demo_request(engine: str, endpoint: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "eval_id": f"demo-{engine}-{int(time.time())}",
+        "experiment_id": "demo",
+        "eval_model_info": {"model_name": "demo-model", "endpoint": endpoint, "api_key": DEMO_KEY},
+        "engine": engine,
+    }
+    if engine == "smoke":
+        body["eval_datasets"] = [{"dataset_id": "smoke-arithmetic"}, {"dataset_id": "smoke-trivia"}]
+        body["eval_configs"] = [
+            {
+                "config_name": "smoke",
+                "config_value": {
+                    "duration_seconds": 2,
+                    "score": 42.0,
+                    "per_dataset": {"smoke-trivia": {"score": 87.5}},
+                },
+            }
+        ]
+    else:
+        body["eval_datasets"] = [{"dataset_id": name} for name in DATASETS[engine]]
+    return body
+
+
+def run_demo(console: Console, *, home: str | None, port: int, engine: str) -> int:
+    engines_dir = Settings().engines_path
+    recipe = default_registry().get(engine).recipe
+    if recipe is not None and not environments.installed(engines_dir, recipe):
+        console.print(f"installing the {engine} engine into {engines_dir} (once) …")
+        environments.install(engines_dir, recipe, say=console.print)
     data_dir = Path(home or tempfile.mkdtemp(prefix="budeval-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "BUDEVAL_HOME": str(data_dir),
         "BUDEVAL_PORT": str(port),
         "BUDEVAL_LOG_LEVEL": "WARNING",
+        "BUDEVAL_ENGINES_DIR": str(engines_dir),
     }
     env.pop("BUDEVAL_HOST", None)
     console.print(f"starting budeval on 127.0.0.1:{port} (data dir {data_dir})")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "service.log").open("ab")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "budeval", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        client = Client(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        while not client.ready():
-            if server.poll() is not None or time.monotonic() > deadline:
-                console.print(f"[red]the service did not start; see {data_dir / 'service.log'}")
-                return 1
-            time.sleep(0.2)
-        evaluation = client.start(DEMO_REQUEST)
-        console.print(f"evaluation {evaluation['eval_id']} started")
-        evaluation = watch_until_done(client, evaluation["eval_id"])
-        console.print(scores_table(client.results(evaluation["eval_id"])))
-        return 0 if evaluation["status"] == "succeeded" else 2
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with (
+        (data_dir / "service.log").open("ab") as log,
+        DemoEndpoint(accuracy=DEMO_ACCURACY, api_key=DEMO_KEY) as endpoint,
+    ):
+        console.print(f"demo endpoint (not a model, {DEMO_ACCURACY:.0%} right) at {endpoint.url}")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "budeval", "serve"], env=env, stdout=log, stderr=log
+        )
+        try:
+            return _evaluate(
+                console, Client(f"http://127.0.0.1:{port}"), server, engine, endpoint.url, data_dir
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _evaluate(
+    console: Console,
+    client: Client,
+    server: subprocess.Popen[bytes],
+    engine: str,
+    url: str,
+    data_dir: Path,
+) -> int:
+    deadline = time.monotonic() + 60
+    while not client.ready():
+        if server.poll() is not None or time.monotonic() > deadline:
+            console.print(f"[red]the service did not start; see {data_dir / 'service.log'}")
+            return 1
+        time.sleep(0.2)  # a client waiting for a process to come up: nothing to await
+    evaluation = client.start(demo_request(engine, url))
+    console.print(f"evaluation {evaluation['eval_id']} started with engine {engine}")
+    evaluation = watch_until_done(client, evaluation["eval_id"])
+    console.print(scores_table(client.results(evaluation["eval_id"])))
+    return 0 if evaluation["status"] == "succeeded" else 2

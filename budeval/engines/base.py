@@ -42,6 +42,14 @@ class Engine(ABC):
     def validate(self, spec: EvaluationSpec) -> None:
         """Raise `InvalidRequest` (naming the field) for anything this engine cannot run."""
 
+    def check_datasets(self, spec: EvaluationSpec, datasets_dir: Path) -> None:
+        """Raise `InvalidRequest` for a dataset that is not on the datasets volume (submit time).
+
+        Engines whose datasets are files under `/datasets` override this; the service passes its
+        local view of that volume. The default accepts everything `validate` accepted.
+        """
+        return None
+
     @abstractmethod
     def build(self, spec: EvaluationSpec, dataset: DatasetRun) -> RunSpec:
         """The run spec for one dataset of the evaluation. Pure."""

@@ -41,7 +41,10 @@ class EngineRegistry:
         return [self._engines[name] for name in self.names()]
 
 
-BUILTIN_ENGINES = ("budeval.engines.smoke",)
+BUILTIN_ENGINES = (
+    "budeval.engines.smoke",
+    "budeval.engines.lmeval",
+)
 _default = EngineRegistry()
 
 

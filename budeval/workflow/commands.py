@@ -29,7 +29,9 @@ def validate(services: Services, spec: EvaluationSpec) -> None:
     if len(set(run_ids)) != len(run_ids):
         raise InvalidRequest("run_id values must be unique", field="eval_datasets.run_id")
     services.backend(spec.backend)
-    services.engines.get(spec.engine).validate(spec)
+    engine = services.engines.get(spec.engine)
+    engine.validate(spec)
+    engine.check_datasets(spec, services.settings.datasets_dir)
 
 
 async def start(

@@ -59,7 +59,7 @@ def test_bad_configs_are_invalid_requests(configs: dict[str, object], field: str
 def test_unknown_dataset_and_engine() -> None:
     with pytest.raises(InvalidRequest, match="unknown dataset"):
         default_registry().get("smoke").validate(spec(datasets=("gsm8k",)))
-    with pytest.raises(InvalidRequest, match="known engines: smoke"):
+    with pytest.raises(InvalidRequest, match=r"known engines: .*smoke"):
         default_registry().get("nope")
 
 

@@ -111,6 +111,7 @@ def process_environment(
             "DATA_DIR": str(run.data),
             "OUTPUT_DIR": str(run.output),
             "DATASETS_DIR": str(settings.datasets_dir),
+            "TERMINATION_LOG": str(run.termination_log),
             "ENGINE_ARGS": json.dumps(map_paths(spec.engine_args, table)),
         }
     )

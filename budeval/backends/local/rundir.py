@@ -10,6 +10,7 @@
       exit.json        {exit_code, signal, cancelled, …}   written by the supervisor at the end
       cancel           marker: cancellation was asked for
       run.log          the engine's stdout+stderr
+      termination-log  the engine's one-line failure reason, if it wrote one ($TERMINATION_LOG)
       data/ output/    mapped to /data and /output
 
 Files are written atomically (temp + rename) so a reader never sees half a document. The
@@ -37,6 +38,7 @@ class RunDir:
     exit = property(lambda self: self.path / "exit.json")
     cancel_marker = property(lambda self: self.path / "cancel")
     log = property(lambda self: self.path / "run.log")
+    termination_log = property(lambda self: self.path / "termination-log")
     data = property(lambda self: self.path / "data")
     output = property(lambda self: self.path / "output")
 
