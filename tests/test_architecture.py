@@ -79,6 +79,19 @@ def test_processes_started_by_runs_import_only_the_standard_library() -> None:
             assert top in sys.stdlib_module_names or top == "__future__", f"{path.name}: {name}"
 
 
+ENGINE_PACKAGES = {"lm_eval", "opencompass", "mmengine"}
+
+
+def test_runners_are_standalone() -> None:
+    """Runners execute inside the engine's environment, where budeval is not installed."""
+    siblings = {path.stem for path in (ROOT / "runners").glob("*.py")}  # run as scripts
+    for path in (ROOT / "runners").glob("*.py"):
+        for name in imports_of(path):
+            top = name.split(".")[0]
+            allowed = sys.stdlib_module_names | ENGINE_PACKAGES | siblings | {"__future__"}
+            assert top in allowed, f"{path.name} imports {name}"
+
+
 def test_public_surface() -> None:
     assert sorted(budeval.__all__) == [
         "BudevalError",
