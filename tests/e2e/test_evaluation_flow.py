@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.service import Service, smoke_request, wait_for
+from tests.service import Service, free_port, smoke_request, wait_for
 
 
 def test_demo_flow_start_running_succeeded_with_scores(service: Service) -> None:
@@ -148,17 +148,20 @@ def test_cleanup_removes_run_directories_and_is_idempotent(service: Service) -> 
 
 
 def test_short_request_shape_uses_the_default_engine_and_dataset(service: Service) -> None:
+    """The seeds' defaults: OpenCompass on demo_gsm8k_chat_gen (here its endpoint is down)."""
     body = {
         "eval_request_id": "short-1",
         "model_name": "m",
         "api_key": "sk-short",
-        "base_url": "http://127.0.0.1:9/v1",
+        "base_url": f"http://127.0.0.1:{free_port()}/v1",
     }
     response = service.start_eval(body)
     assert response.status_code == 201, response.text
     created = response.json()
-    assert created["engine"] == "smoke" and created["runs"][0]["dataset_id"] == "smoke"
-    assert service.wait_terminal("short-1")["status"] == "succeeded"
+    assert created["engine"] == "opencompass"
+    assert created["runs"][0]["dataset_id"] == "demo_gsm8k_chat_gen"
+    done = service.wait_terminal("short-1")
+    assert (done["status"], done["reason"]) == ("failed", "EndpointUnreachable")
 
 
 def test_health_and_metrics(service: Service) -> None:
