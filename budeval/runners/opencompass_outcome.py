@@ -53,7 +53,14 @@ def result_problem(run, model, dataset):
 
 
 def task_log(run, model, dataset):
-    """The log of the stage that failed: inference when it left no predictions, else eval."""
+    """The log of the stage that failed: an inference log with errors (a dataset split over two
+    workers may have half its predictions), else inference when it left no predictions, else
+    eval."""
+    infer_logs = sorted(glob.glob(os.path.join(run, "logs", "infer", model, f"{dataset}*.out")))
+    for log in infer_logs:
+        with open(log, encoding="utf-8", errors="replace") as handle:
+            if any(" - ERROR - " in line or line.startswith("Traceback") for line in handle):
+                return log
     predictions = glob.glob(os.path.join(run, "predictions", model, f"{dataset}*.json"))
     for stage in ("eval", "infer") if predictions else ("infer", "eval"):
         logs = sorted(glob.glob(os.path.join(run, "logs", stage, model, f"{dataset}*.out")))

@@ -89,3 +89,13 @@ def test_serve_refuses_an_open_bind_without_tokens(tmp_path: Path) -> None:
     done = budeval("serve", "--host", "0.0.0.0", BUDEVAL_HOME=str(tmp_path))
     assert done.returncode != 0
     assert "BUDEVAL_API_TOKENS" in done.stderr
+
+
+def test_engines_list_and_install_of_a_built_in(tmp_path: Path) -> None:
+    listed = budeval("engines", "list", BUDEVAL_ENGINES_DIR=str(tmp_path / "none"))
+    assert listed.returncode == 0
+    assert "opencompass" in listed.stdout and "not installed" in listed.stdout
+    built_in = budeval("engines", "install", "smoke")
+    assert built_in.returncode == 0 and "nothing to install" in built_in.stdout
+    unknown = budeval("engines", "install", "nope")
+    assert unknown.returncode == 1 and "unknown engine" in unknown.stdout

@@ -171,3 +171,11 @@ def test_health_and_metrics(service: Service) -> None:
     assert metrics.status_code == 200
     assert 'budeval_evaluations_created_total{engine="smoke"}' in metrics.text
     assert 'budeval_evaluations_finished_total{status="succeeded"}' in metrics.text
+
+
+def test_engines_are_listed(service: Service) -> None:
+    engines = {engine["name"]: engine for engine in service.http.get("/engines").json()}
+    assert set(engines) == {"lmeval", "opencompass", "smoke"}
+    assert engines["opencompass"]["default_dataset"] == "demo_gsm8k_chat_gen"
+    assert engines["smoke"]["installed"] is True and engines["smoke"]["endpoint_mode"] is None
+    assert engines["lmeval"]["endpoint_mode"] == "chat"
