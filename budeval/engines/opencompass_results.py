@@ -59,13 +59,11 @@ def load_predictions(run: Path, model: str, abbr: str) -> list[dict[str, Any]]:
 
 
 def details_list(details: Any) -> list[dict[str, Any]]:
+    """Per-sample entries: a list, or a dict keyed by sample index. Other keys of such a dict
+    (custom QA datasets add `"type": "GEN"`) are not samples and must not count in n_samples."""
     if isinstance(details, dict):
-        return [details[key] for key in sorted(details, key=_index_key)]
+        return [details[key] for key in sorted((k for k in details if k.isdigit()), key=int)]
     return list(details or [])
-
-
-def _index_key(key: str) -> tuple[int, str]:
-    return (int(key), "") if key.isdigit() else (1 << 62, key)
 
 
 def text(value: Any) -> str | None:

@@ -108,3 +108,10 @@ def test_verdict_adds_the_last_api_error_to_a_retry_failure(tmp_path: Path) -> N
     )
     reason = outcome.verdict(str(tmp_path), "m", "d", runner.Redactor(""), [])
     assert reason is not None and "Last API error: Connection error." in reason
+
+
+def test_details_dict_counts_only_samples() -> None:
+    from budeval.engines.opencompass_results import details_list
+
+    details = {"1": {"pred": "b"}, "0": {"pred": "a"}, "type": "GEN", "10": {"pred": "k"}}
+    assert [entry["pred"] for entry in details_list(details)] == ["a", "b", "k"]
