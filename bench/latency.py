@@ -48,8 +48,6 @@ import pwd
 import random
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import code_version, free_port, iso_to_epoch, kill_run_processes, read_json
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -71,28 +70,6 @@ QUIET_CORES = 0.25  # an evaluation is "quiet" if everything else used less than
 
 
 # --- small helpers -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def iso_to_epoch(value: str | None) -> float | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def mtime(path: Path) -> float | None:
@@ -153,17 +130,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": versions,
     }
-
-
-def code_version() -> dict[str, Any]:
-    """The commit measured, and which files of the service differ from it (shared checkout)."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "budeval", "pyproject.toml").splitlines()
-    return {"commit": git("rev-parse", "--short", "HEAD") or None, "uncommitted": changed}
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
@@ -313,16 +279,6 @@ class Service:
                 self.process.kill()
                 self.process.wait()
         kill_run_processes(self.home)
-
-
-def kill_run_processes(home: Path) -> None:
-    """Supervisors live in their own sessions by design: kill what the service left behind."""
-    for record in (home / "runs").glob("*/engine.json"):
-        with contextlib.suppress(ProcessLookupError, ValueError, OSError, KeyError, TypeError):
-            os.killpg(int(json.loads(record.read_text())["pgid"]), signal.SIGKILL)
-    for record in (home / "runs").glob("*/supervisor.json"):
-        with contextlib.suppress(ProcessLookupError, ValueError, OSError, KeyError, TypeError):
-            os.kill(int(json.loads(record.read_text())["pid"]), signal.SIGKILL)
 
 
 # --- the load ------------------------------------------------------------------------------------
