@@ -1,4 +1,5 @@
-"""Helpers both benchmarks use: ports, timestamps, files, the code version, leftover processes."""
+"""Helpers both benchmarks use: ports, timestamps, files, the code version, the service process,
+leftover processes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +61,54 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())  # type: ignore[no-any-return]
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+class Service:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "BUDEVAL_HOME": str(self.home),
+            "BUDEVAL_PORT": str(self.port),
+            "BUDEVAL_LOG_LEVEL": "WARNING",
+            **self.env,
+        }
+        log = (self.home / "service.log").open("ab")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "budeval", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
+        )
+        deadline = started + 90
+        with httpx.Client(base_url=self.url, timeout=5) as http:
+            while True:
+                if self.process.poll() is not None:
+                    tail = (self.home / "service.log").read_text()[-3000:]
+                    raise SystemExit(f"service exited during start-up:\n{tail}")
+                with contextlib.suppress(httpx.TransportError):
+                    if http.get("/readyz").status_code == 200:
+                        return time.monotonic() - started
+                if time.monotonic() > deadline:
+                    raise SystemExit("service not ready after 90 s")
+                time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        kill_run_processes(self.home)

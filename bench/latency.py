@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import code_version, free_port, iso_to_epoch, kill_run_processes, read_json
+from common import Service, code_version, free_port, iso_to_epoch, read_json
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -234,51 +234,6 @@ def throwaway_postgres() -> Iterator[tuple[str, str]]:
 
 
 # --- the service under test --------------------------------------------------------------------
-
-
-class Service:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "BUDEVAL_HOME": str(self.home),
-            "BUDEVAL_PORT": str(self.port),
-            "BUDEVAL_LOG_LEVEL": "WARNING",
-            **self.env,
-        }
-        log = (self.home / "service.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "budeval", "serve"], cwd=REPO, env=env, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 90
-        with httpx.Client(base_url=self.url, timeout=5) as http:
-            while True:
-                if self.process.poll() is not None:
-                    tail = (self.home / "service.log").read_text()[-3000:]
-                    raise SystemExit(f"service exited during start-up:\n{tail}")
-                with contextlib.suppress(httpx.TransportError):
-                    if http.get("/readyz").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise SystemExit("service not ready after 90 s")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        kill_run_processes(self.home)
 
 
 # --- the load ------------------------------------------------------------------------------------
