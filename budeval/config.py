@@ -50,6 +50,9 @@ STORAGE_PROFILES: dict[str, StorageProfile] = {
 }
 
 
+DNS1123_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
 def _comma_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -76,7 +79,7 @@ class Settings(BaseSettings):
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     """Bearer tokens accepted by the API; required when `host` is not loopback."""
 
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "kubernetes"] = "local"
     storage_profile: Literal["local", "production"] = "local"
     default_engine: str = "opencompass"
     default_datasets: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -91,6 +94,35 @@ class Settings(BaseSettings):
     """How many local engine processes may run at once; more wait as `scheduled`."""
     log_tail_lines: int = Field(default=40, ge=1, le=1000)
     cancel_grace_seconds: float = Field(default=10.0, ge=0)
+
+    kube_namespace: str = Field(default="budeval", pattern=DNS1123_LABEL_RE, max_length=63)
+    """Namespace of the default cluster's runs (a registered cluster names its own)."""
+    kubeconfig: Path | None = None
+    """The default cluster's kubeconfig; else `KUBECONFIG`, the in-cluster service account, or
+    `~/.kube/config`, in that order."""
+    kube_context: str | None = None
+    kube_backoff_limit: int = Field(default=0, ge=0, le=10)
+    kube_active_deadline_seconds: int | None = Field(default=None, ge=1)
+    """A Job's activeDeadlineSeconds; default: the evaluation's max duration."""
+    kube_ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+    kube_cpu_request: str = "500m"
+    kube_memory_request: str = "1Gi"
+    kube_cpu_limit: str = "2"
+    kube_memory_limit: str = "4Gi"
+    kube_run_as_user: int = Field(default=1000, ge=1)
+    kube_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    kube_service_image: str = f"budeval/service:{budeval.__version__}"
+    """The service's own image: smoke runs and the results reader use it."""
+    kube_datasets_pvc: str = "eval-datasets-pvc"
+    kube_pvc_pending_seconds: float = Field(default=300.0, gt=0)
+    """A run whose PVC stays Pending this long fails with reason PVCPending."""
+    kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
+    kube_watch_timeout_seconds: int = Field(default=290, ge=1)
+    """Server-side timeout of one watch request; the watch then resumes from its version."""
+    kube_verify_cache_seconds: float = Field(default=300.0, ge=0)
+    """A successful cluster verify is reused this long (one round of checks per burst)."""
+    kube_retention_seconds: float = Field(default=86400.0, gt=0)
+    """The orphan collector removes objects of evaluations terminal for longer than this."""
 
     application_version: str = budeval.__version__
     """Pinned DBOS application version: workflows started by one version recover on it."""

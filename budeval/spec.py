@@ -38,6 +38,12 @@ class EvaluationSpec(BaseModel, frozen=True):
     configs: dict[str, Any] = Field(default_factory=dict)
     """`eval_configs` as {config_name: config_value}; each engine validates its own."""
     backend: str = "local"
+    cluster: str = "default"
+    """Kubernetes: `default`, a registered cluster, or `@<secret_name>` (the request's kubeconfig)."""
+    priority_class: str | None = None
+    """Kubernetes priorityClassName for the runs' pods (the seeds' job prioritisation)."""
+    resources: dict[str, dict[str, str]] | None = None
+    """Kubernetes container resources {requests: {cpu, memory}, limits: {...}}; None = settings."""
     source: str | None = None
     source_topic: str | None = None
     secret_name: str

@@ -31,13 +31,17 @@ class FakeBackend:
         self.refuse_submit: str | None = None
         self.verify_report = VerifyReport(ok=True)
         self.cancelled: list[str] = []
+        self.log_lines = ["fake log\n"]
+        self.log_requests: list[dict[str, object]] = []
+        self.refuse_logs: str | None = None
+        """`logs` raises BackendError with this message (before its first line)."""
         self._changes: asyncio.Queue[StatusChange] = asyncio.Queue()
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def verify(self) -> VerifyReport:
+    async def verify(self, cluster: str = "default") -> VerifyReport:
         return self.verify_report
 
     async def submit(self, spec: RunSpec) -> RunHandle:
@@ -78,8 +82,19 @@ class FakeBackend:
         while True:
             yield await self._changes.get()
 
-    async def logs(self, handle: RunHandle, *, tail: int | None = None) -> AsyncIterator[str]:
-        yield "fake log\n"
+    async def logs(
+        self,
+        handle: RunHandle,
+        *,
+        tail: int | None = None,
+        since: float | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        self.log_requests.append({"tail": tail, "since": since, "follow": follow})
+        if self.refuse_logs:
+            raise BackendError(self.refuse_logs, reason="LogsUnavailable")
+        for line in self.log_lines[-tail:] if tail else self.log_lines:
+            yield line
 
     async def log_tail(self, handle: RunHandle, lines: int) -> str:
         return "fake log"

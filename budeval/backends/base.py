@@ -17,6 +17,8 @@ from budeval.status import RunStatus
 DATA_MOUNT = "/data"
 OUTPUT_MOUNT = "/output"
 DATASETS_MOUNT = "/datasets"
+REQUEST_PREFIX = "@"
+"""A RunSpec.cluster starting with this names the secret that holds the request's kubeconfig."""
 RUNNERS_MOUNT = "/opt/budeval/runners"
 """Where an engine image carries budeval's in-run wrappers (`budeval/runners/`)."""
 
@@ -50,6 +52,13 @@ class RunSpec(BaseModel, frozen=True):
     files: dict[str, str] = Field(default_factory=dict)
     """Files to place under /data before start: relative path → content."""
     labels: dict[str, str] = Field(default_factory=dict)
+    cluster: str = "default"
+    """Where the run goes (Kubernetes): `default`, a registered cluster's name, or
+    `@<secret name>` for the kubeconfig sent with the request (kept in the secret store)."""
+    priority_class: str | None = None
+    """Kubernetes priorityClassName (the seeds' job prioritisation)."""
+    resources: dict[str, dict[str, str]] | None = None
+    """Kubernetes container resources {requests: {cpu, memory}, limits: {...}}; None = settings."""
 
 
 class RunHandle(BaseModel, frozen=True):
@@ -60,6 +69,7 @@ class RunHandle(BaseModel, frozen=True):
     run_id: str
     name: str
     namespace: str | None = None
+    cluster: str | None = None
 
 
 class RunState(BaseModel, frozen=True):
@@ -99,7 +109,8 @@ class Backend(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def verify(self) -> VerifyReport: ...
+    async def verify(self, cluster: str = "default") -> VerifyReport:
+        """Ready to run on `cluster` (a RunSpec.cluster key; local mode has one place)."""
 
     async def submit(self, spec: RunSpec) -> RunHandle:
         """Create the run (it starts when the backend has room); idempotent: submitting the
@@ -111,7 +122,16 @@ class Backend(Protocol):
     def events(self) -> AsyncIterator[StatusChange]:
         """Status changes as they happen (exits, watch events)."""
 
-    def logs(self, handle: RunHandle, *, tail: int | None = None) -> AsyncIterator[str]: ...
+    def logs(
+        self,
+        handle: RunHandle,
+        *,
+        tail: int | None = None,
+        since: float | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        """The run's log lines: the last `tail`, those of the last `since` seconds, and with
+        `follow` new lines until the run ends."""
 
     async def log_tail(self, handle: RunHandle, lines: int) -> str: ...
 

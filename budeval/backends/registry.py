@@ -18,7 +18,10 @@ from budeval.secrets import LocalSecretStore
 BackendFactory = Callable[[Settings, LocalSecretStore], Backend]
 F = TypeVar("F", bound=Callable[..., Any])
 
-BUILTIN_BACKENDS = {"local": "budeval.backends.local.backend"}
+BUILTIN_BACKENDS = {
+    "local": "budeval.backends.local.backend",
+    "kubernetes": "budeval.backends.kubernetes.backend",
+}
 _factories: dict[str, BackendFactory] = {}
 
 

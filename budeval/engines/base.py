@@ -69,6 +69,9 @@ class Engine(ABC):
             "name": run_name(dataset.run_id),
             "image": self.image,
             "environment": self.environment,
+            "cluster": spec.cluster,
+            "priority_class": spec.priority_class,
+            "resources": spec.resources,
             "secret_env": {API_KEY_ENV: SecretRef(name=spec.secret_name, key=API_KEY_SECRET_KEY)},
             "labels": {
                 "app.kubernetes.io/name": "budeval",

@@ -39,5 +39,15 @@ class LocalSecretStore:
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 
+    def names(self, prefix: str = "") -> list[str]:
+        """Names of the kept secrets that start with `prefix` (never their values)."""
+        if not self.directory.exists():
+            return []
+        return sorted(
+            path.stem
+            for path in self.directory.glob(f"{prefix}*.json")
+            if is_valid_id(path.stem)
+        )
+
     def exists(self, name: str) -> bool:
         return self._path(name).exists()

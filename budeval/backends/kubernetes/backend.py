@@ -1,0 +1,268 @@
+"""The Kubernetes backend: each run a Job (+ Secret, ConfigMap, two PVCs), watched, not polled.
+
+submit applies the run's objects with server-side apply (field manager `budeval`), so submitting
+again after a crash adopts what exists instead of duplicating it. Status comes from one informer
+per (cluster, namespace) — see informer.py — and every change that moves a run is put on the
+`events()` stream for the relay. A run's final word is also written onto its output PVC
+(annotations), because the Job may be gone (TTL, cancel, a pod-level failure we stopped) while the
+evaluation still needs to know how the run ended and its results are still on that volume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from budeval.backends.base import RunHandle, RunSpec, RunState, StatusChange, VerifyReport
+from budeval.backends.kubernetes import manifests, objects, outcome, podstate
+from budeval.backends.kubernetes.client import connect, kube_errors
+from budeval.backends.kubernetes.clusters import ClusterConfig, ClusterDirectory
+from budeval.backends.kubernetes.informer import Informer
+from budeval.backends.kubernetes.results import fetch_results
+from budeval.backends.kubernetes.verify import verify_cluster
+from budeval.backends.registry import register_backend
+from budeval.config import Settings
+from budeval.errors import BackendError, Conflict, NotFound, PermanentError
+from budeval.secrets import LocalSecretStore
+from budeval.status import RunStatus
+
+log = logging.getLogger(__name__)
+BACKEND = "kubernetes"
+
+
+class KubernetesBackend:
+    name = BACKEND
+
+    def __init__(self, settings: Settings, secrets: LocalSecretStore) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.directory = ClusterDirectory(settings, secrets)
+        self._informers: dict[str, Informer] = {}
+        self._clusters: dict[str, ClusterConfig] = {}
+        self._lock = asyncio.Lock()
+        self._changes: asyncio.Queue[StatusChange] = asyncio.Queue()
+        self._reported: dict[tuple[str, str], RunStatus] = {}
+        self._marking: set[tuple[str, str]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._verified: dict[str, tuple[float, VerifyReport]] = {}
+
+    async def start(self) -> None:
+        """Nothing to do up front: informers start with the first run of each namespace."""
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for informer in self._informers.values():
+            await informer.stop()
+        self._informers.clear()
+
+    # -- clusters -------------------------------------------------------------------------------
+
+    async def informer(self, cluster_key: str) -> Informer:
+        """The (started) informer of a run's cluster and namespace, shared by same credentials."""
+        cluster = await asyncio.to_thread(self.directory.resolve, cluster_key)
+        async with self._lock:
+            informer = self._informers.get(cluster.fingerprint)
+            if informer is None:
+                client = connect(cluster, self.settings.kube_request_timeout_seconds)
+                informer = Informer(
+                    client,
+                    cluster.namespace,
+                    lambda job, key=cluster.fingerprint: self._on_change(key, job),
+                    resync_seconds=self.settings.poll_interval_seconds,
+                    watch_timeout=self.settings.kube_watch_timeout_seconds,
+                )
+                self._informers[cluster.fingerprint] = informer
+                self._clusters[cluster.fingerprint] = cluster
+        await informer.start()
+        return informer
+
+    async def verify(self, cluster: str = "default") -> VerifyReport:
+        """Check the cluster; a success is remembered for `kube_verify_cache_seconds`, so a burst
+        of evaluations costs the API one round of checks, not one per evaluation."""
+        try:
+            config = await asyncio.to_thread(self.directory.resolve, cluster)
+        except NotFound as missing:
+            return VerifyReport(ok=False, reason="ClusterNotFound", message=missing.message)
+        cached = self._verified.get(config.fingerprint)
+        if (
+            cached is not None
+            and time.monotonic() - cached[0] < self.settings.kube_verify_cache_seconds
+        ):
+            return cached[1]
+        try:
+            client = connect(config, self.settings.kube_request_timeout_seconds)
+        except BackendError as refused:
+            return VerifyReport(ok=False, reason=refused.reason, message=refused.message)
+        try:
+            report = await verify_cluster(client, config.namespace, self.settings)
+        except PermanentError as refused:
+            return VerifyReport(ok=False, reason=refused.reason, message=refused.message)
+        finally:
+            await client.close()
+        if report.ok:
+            self._verified[config.fingerprint] = (time.monotonic(), report)
+        return report
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def submit(self, spec: RunSpec) -> RunHandle:
+        informer = await self.informer(spec.cluster)
+        settings = manifests.JobSettings.from_settings(self.settings, informer.namespace)
+        values = self._secret_values(spec)
+        documents = [manifests.run_secret(spec, settings, values)]
+        config_map = manifests.run_config_map(spec, settings)
+        if config_map is not None:
+            documents.append(config_map)
+        documents += [*manifests.run_pvcs(spec, settings), manifests.run_job(spec, settings)]
+        for document in documents:
+            await objects.apply(informer.client, document)
+        return RunHandle(
+            backend=BACKEND,
+            eval_id=spec.eval_id,
+            run_id=spec.run_id,
+            name=spec.name,
+            namespace=informer.namespace,
+            cluster=spec.cluster,
+        )
+
+    def _secret_values(self, spec: RunSpec) -> dict[str, str]:
+        values = {}
+        for name, ref in spec.secret_env.items():
+            try:
+                values[ref.key] = self.secrets.get(ref.name)[ref.key]
+            except (NotFound, KeyError):
+                raise BackendError(
+                    f"secret {ref.name!r} (key {ref.key!r}) needed by {name} is missing",
+                    reason="SecretMissing",
+                ) from None
+        return values
+
+    def state(self, informer: Informer, job: str) -> RunState:
+        found, pods, pvcs = informer.view(job)
+        return outcome.resolve(found, pods, pvcs, now=time.time(), settings=self.settings)
+
+    async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
+        """From the informers' caches: no API call per run (one informer per cluster key)."""
+        states = {}
+        informers: dict[str, Informer] = {}
+        for handle in handles:
+            key = handle.cluster or "default"
+            if key not in informers:
+                informers[key] = await self.informer(key)
+            states[handle.run_id] = self.state(informers[key], handle.name)
+        return states
+
+    def _on_change(self, key: str, job: str) -> None:
+        informer = self._informers.get(key)
+        if informer is None:
+            return
+        found, _, pvcs = informer.view(job)
+        handle = outcome.handle_of(found, pvcs, self._clusters[key], BACKEND)
+        if handle is None:  # not a run (a results reader) or nothing left to tell
+            return
+        state = self.state(informer, job)
+        if self._reported.get((key, job)) != state.status:
+            self._reported[(key, job)] = state.status
+            self._changes.put_nowait(StatusChange(handle=handle, state=state))
+        if state.status.terminal and not outcome.marked(pvcs) and (key, job) not in self._marking:
+            self._marking.add((key, job))
+            self._spawn(self._finalise(key, job, state, found is not None))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _finalise(self, key: str, job: str, state: RunState, alive: bool) -> None:
+        """Write the run's final word on its output PVC; stop a Job a pod-level failure doomed."""
+        informer = self._informers[key]
+        try:
+            await outcome.mark(informer, job, state)
+            if alive and state.status is RunStatus.FAILED and outcome.doomed(state):
+                await objects.delete_job(informer.client, job, informer.namespace)
+        except Exception as error:  # marked again on the next change; the state stays correct
+            log.warning("recording the outcome of %s failed: %s", job, error)
+        finally:
+            self._marking.discard((key, job))
+
+    async def managed_runs(self) -> list[RunHandle]:
+        """Every run whose objects the default cluster (and any cluster in use) still holds."""
+        try:
+            await self.informer("default")
+        except Exception as error:  # no default cluster configured or reachable: skip it
+            log.info("default cluster not available for collection: %s", error)
+        handles = []
+        for key, informer in list(self._informers.items()):
+            for job in informer.jobs():
+                found, _, pvcs = informer.view(job)
+                handle = outcome.handle_of(found, pvcs, self._clusters[key], BACKEND)
+                if handle is not None:
+                    handles.append(handle)
+        return handles
+
+    async def events(self) -> AsyncIterator[StatusChange]:
+        while True:
+            yield await self._changes.get()
+
+    async def cancel(self, handle: RunHandle) -> None:
+        informer = await self.informer(handle.cluster or "default")
+        state = self.state(informer, handle.name)
+        if state.status.terminal:
+            return
+        cancelled = RunState(status=RunStatus.CANCELLED, reason="Cancelled", message="cancelled")
+        await outcome.mark(informer, handle.name, cancelled)
+        await objects.delete_job(informer.client, handle.name, informer.namespace)
+        self._changes.put_nowait(StatusChange(handle=handle, state=cancelled))
+
+    async def cleanup(self, handle: RunHandle) -> None:
+        informer = await self.informer(handle.cluster or "default")
+        await objects.delete_run(informer.client, handle.name, informer.namespace)
+        local = self.settings.runs_dir / handle.run_id
+        await asyncio.to_thread(objects.remove_tree, local)
+
+    # -- logs and results -----------------------------------------------------------------------
+
+    async def logs(
+        self,
+        handle: RunHandle,
+        *,
+        tail: int | None = None,
+        since: float | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        informer = await self.informer(handle.cluster or "default")
+        _, pods, _ = informer.view(handle.name)
+        if not pods:
+            raise Conflict(f"run {handle.run_id} has no pod (not started yet, or removed)")
+        pod = podstate.newest(pods)["metadata"]["name"]
+        with kube_errors(f"reading the log of {pod}"):
+            async for line in informer.client.log(
+                pod,
+                namespace=informer.namespace,
+                tail_lines=tail,
+                since=int(since) if since else None,
+                follow=follow,
+            ):
+                yield line
+
+    async def log_tail(self, handle: RunHandle, lines: int) -> str:
+        try:
+            return "".join([line async for line in self.logs(handle, tail=lines)])
+        except (Conflict, NotFound, BackendError):
+            return ""
+
+    async def fetch_outputs(self, handle: RunHandle) -> Path:
+        informer = await self.informer(handle.cluster or "default")
+        destination = self.settings.runs_dir / handle.run_id / "output"
+        await fetch_results(informer, handle, destination, self.settings)
+        return destination
+
+
+@register_backend(BACKEND)
+def build(settings: Settings, secrets: LocalSecretStore) -> KubernetesBackend:
+    return KubernetesBackend(settings, secrets)

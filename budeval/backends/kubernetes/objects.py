@@ -1,0 +1,95 @@
+"""Sending manifests and deleting a run's objects: the thin I/O layer over lightkube.
+
+Manifests are built as plain dicts (manifests.py, pure) and become typed lightkube objects only
+here, at the edge. Deletes are idempotent (404 is success) and Jobs are deleted with
+propagation Background, or the API would orphan their pods.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lightkube import AsyncClient, codecs
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Secret
+from lightkube.types import CascadeType, PatchType
+
+from budeval.backends.kubernetes.client import retrying
+from budeval.backends.kubernetes.labels import LABEL_JOB_NAME, object_names
+from budeval.errors import NotFound
+
+
+async def apply(client: AsyncClient, document: dict[str, Any]) -> None:
+    """Server-side apply (field manager `budeval`, forced: budeval owns these objects)."""
+    obj = codecs.from_dict(document)
+    metadata = document["metadata"]
+    await retrying(
+        lambda: client.apply(obj, namespace=metadata.get("namespace"), force=True),
+        f"applying {document['kind']} {metadata['name']}",
+    )
+
+
+async def annotate(
+    client: AsyncClient, resource: Any, name: str, namespace: str, values: dict
+) -> None:
+    """Merge annotations into an object (a merge patch: apply would drop the fields it omits)."""
+    patch = {"metadata": {"annotations": values}}
+    await retrying(
+        lambda: client.patch(
+            resource, name, patch, namespace=namespace, patch_type=PatchType.MERGE
+        ),
+        f"annotating {name}",
+    )
+
+
+async def _delete(client: AsyncClient, resource: Any, name: str, namespace: str) -> bool:
+    cascade = CascadeType.BACKGROUND if resource is Job else None
+    try:
+        await retrying(
+            lambda: client.delete(resource, name, namespace=namespace, cascade=cascade),
+            f"deleting {resource.__name__} {name}",
+        )
+    except NotFound:
+        return False
+    return True
+
+
+async def delete_job(client: AsyncClient, job: str, namespace: str) -> None:
+    await _delete(client, Job, job, namespace)
+
+
+async def delete_run(client: AsyncClient, job: str, namespace: str) -> list[str]:
+    """Every object of one run, including pods a foreign delete may have orphaned."""
+    names = object_names(job)
+    removed = []
+    for resource, name in (
+        (Job, names.job),
+        (Job, names.reader_job),
+        (PersistentVolumeClaim, names.data_pvc),
+        (PersistentVolumeClaim, names.output_pvc),
+        (Secret, names.secret),
+        (ConfigMap, names.config),
+    ):
+        if await _delete(client, resource, name, namespace):
+            removed.append(f"{resource.__name__}/{name}")
+    for owner in (names.job, names.reader_job):
+        pods = await retrying(
+            lambda owner=owner: _names(
+                client.list(Pod, namespace=namespace, labels={LABEL_JOB_NAME: owner})
+            ),
+            f"listing the pods of {owner}",
+        )
+        for pod in pods:
+            if await _delete(client, Pod, pod, namespace):
+                removed.append(f"Pod/{pod}")
+    return removed
+
+
+async def _names(listing: Any) -> list[str]:
+    return [item.metadata.name async for item in listing]
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
