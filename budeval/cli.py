@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from budeval.cli_clusters import clusters_app
+from budeval.cli_common import Server, console, fail
+from budeval.cli_engines import engines_app
 from budeval.client import ApiError, Client
 
 app = typer.Typer(help="Evaluate OpenAI-compatible LLM endpoints on benchmark datasets.")
 eval_app = typer.Typer(help="Start, watch and manage evaluations (talks to a running service).")
 app.add_typer(eval_app, name="eval")
-engines_app = typer.Typer(help="Engines and their local environments (no service needed).")
 app.add_typer(engines_app, name="engines")
-console = Console()
+app.add_typer(clusters_app, name="clusters")
 TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
-
-Server = Annotated[str | None, typer.Option(envvar="BUDEVAL_SERVER", help="API base URL")]
 
 
 @app.command()
@@ -51,11 +51,6 @@ def serve(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-
-
-def _fail(error: ApiError) -> None:
-    console.print(f"[red]error[/red] {error}")
-    raise typer.Exit(1)
 
 
 def runs_table(evaluation: dict[str, Any]) -> Table:
@@ -118,7 +113,7 @@ def start(
     try:
         evaluation = Client(server).start(body)
     except ApiError as error:
-        _fail(error)
+        fail(error)
     console.print(evaluation["eval_id"])
 
 
@@ -141,7 +136,7 @@ def watch(eval_id: str, server: Server = None) -> None:
         evaluation = watch_until_done(client, eval_id)
         console.print(scores_table(client.results(eval_id)))
     except ApiError as error:
-        _fail(error)
+        fail(error)
     raise typer.Exit(0 if evaluation["status"] == "succeeded" else 2)
 
 
@@ -160,7 +155,7 @@ def list_(
             status=status, model=model, experiment=experiment, limit=limit, offset=offset
         )
     except ApiError as error:
-        _fail(error)
+        fail(error)
     table = Table(title=f"{page['total']} evaluations")
     for column in ("eval_id", "status", "model", "engine", "runs", "created"):
         table.add_column(column)
@@ -181,7 +176,7 @@ def show(eval_id: str, server: Server = None) -> None:
     try:
         evaluation = Client(server).show(eval_id)
     except ApiError as error:
-        _fail(error)
+        fail(error)
     console.print(runs_table(evaluation))
     for run in evaluation["runs"]:
         if run["log_tail"]:
@@ -194,7 +189,7 @@ def results(eval_id: str, server: Server = None) -> None:
     try:
         console.print(scores_table(Client(server).results(eval_id)))
     except ApiError as error:
-        _fail(error)
+        fail(error)
 
 
 @eval_app.command("cancel")
@@ -202,7 +197,7 @@ def cancel(eval_id: str, server: Server = None) -> None:
     try:
         console.print(Client(server).cancel(eval_id)["status"])
     except ApiError as error:
-        _fail(error)
+        fail(error)
 
 
 @eval_app.command("cleanup")
@@ -210,7 +205,24 @@ def cleanup(job_id: str, server: Server = None) -> None:
     try:
         console.print_json(data=Client(server).cleanup(job_id))
     except ApiError as error:
-        _fail(error)
+        fail(error)
+
+
+@eval_app.command("logs")
+def logs(
+    eval_id: str,
+    run_id: Annotated[str, typer.Argument(help="run id or job name")],
+    tail: Annotated[int | None, typer.Option(help="only the last N lines")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="until the run ends")] = False,
+    server: Server = None,
+) -> None:
+    """Print a run's log (stream it with --follow)."""
+    try:
+        for chunk in Client(server).logs(eval_id, run_id, tail=tail, follow=follow):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    except ApiError as error:
+        fail(error)
 
 
 @app.command()
@@ -239,51 +251,6 @@ def demo_endpoint(ctx: typer.Context) -> None:
     from budeval.demo import endpoint
 
     raise typer.Exit(endpoint.main(ctx.args))
-
-
-@engines_app.command("list")
-def engines_list() -> None:
-    """The engines this budeval knows, and whether each local environment is installed."""
-    from budeval.config import Settings
-    from budeval.engines import environments
-    from budeval.engines.registry import default_registry
-
-    engines = Settings().engines_path
-    table = Table(title="engines")
-    for column in ("name", "version", "default dataset", "endpoint", "local environment"):
-        table.add_column(column)
-    for engine in default_registry().all():
-        if engine.recipe is None:
-            where = "built in"
-        elif environments.installed(engines, engine.recipe):
-            where = str(environments.directory(engines, engine.name))
-        else:
-            where = f"not installed (budeval engines install {engine.name})"
-        table.add_row(
-            engine.name, engine.version, engine.default_dataset, engine.mode or "-", where
-        )
-    console.print(table)
-
-
-@engines_app.command("install")
-def engines_install(
-    name: str, force: Annotated[bool, typer.Option(help="reinstall even if present")] = False
-) -> None:
-    """Create the engine's own virtualenv under $BUDEVAL_HOME/engines (pinned versions)."""
-    from budeval.config import Settings
-    from budeval.engines import environments
-    from budeval.engines.registry import default_registry
-    from budeval.errors import BudevalError
-
-    try:
-        engine = default_registry().get(name)
-        if engine.recipe is None:
-            console.print(f"{name} runs in budeval's own interpreter: nothing to install")
-            return
-        environments.install(Settings().engines_path, engine.recipe, say=console.print, force=force)
-    except BudevalError as error:
-        console.print(f"[red]error[/red] {error.message}")
-        raise typer.Exit(1) from None
 
 
 def main() -> None:

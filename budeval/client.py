@@ -6,6 +6,7 @@ Errors come back as problem+json; `ApiError` carries its status and detail for d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,16 +30,8 @@ class Client:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-                detail = body.get("detail", response.text)
-                for issue in body.get("errors", []):
-                    detail += f"\n  {issue['field']}: {issue['message']}"
-            except ValueError:
-                detail = response.text
-            raise ApiError(response.status_code, detail)
-        return response.json()
+        _raise_for(response)
+        return None if response.status_code == 204 else response.json()
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/evals/start", json=body)  # type: ignore[no-any-return]
@@ -59,8 +52,45 @@ class Client:
     def cleanup(self, job_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/evals/cleanup/{job_id}")  # type: ignore[no-any-return]
 
+    def logs(
+        self, eval_id: str, run_id: str, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
+        """The run's log, chunk by chunk as the service streams it (until the run ends)."""
+        params: dict[str, Any] = {"follow": follow}
+        if tail is not None:
+            params["tail"] = tail
+        timeout = httpx.Timeout(30.0, read=None if follow else 30.0)
+        path = f"/evals/{eval_id}/runs/{run_id}/logs"
+        with self.http.stream("GET", path, params=params, timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            yield from response.iter_text()
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/clusters")  # type: ignore[no-any-return]
+
+    def add_cluster(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/clusters", json=body)  # type: ignore[no-any-return]
+
+    def remove_cluster(self, name: str) -> None:
+        self._call("DELETE", f"/clusters/{name}")
+
     def ready(self) -> bool:
         try:
             return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        detail = body.get("detail", response.text)
+        for issue in body.get("errors", []):
+            detail += f"\n  {issue['field']}: {issue['message']}"
+    except ValueError:
+        detail = response.text
+    raise ApiError(response.status_code, detail)

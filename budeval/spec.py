@@ -39,7 +39,8 @@ class EvaluationSpec(BaseModel, frozen=True):
     """`eval_configs` as {config_name: config_value}; each engine validates its own."""
     backend: str = "local"
     cluster: str = "default"
-    """Kubernetes: `default`, a registered cluster, or `@<secret_name>` (the request's kubeconfig)."""
+    """Kubernetes: `default`, a registered cluster, or `@<secret_name>` (the request's
+    kubeconfig, kept in the secret store)."""
     priority_class: str | None = None
     """Kubernetes priorityClassName for the runs' pods (the seeds' job prioritisation)."""
     resources: dict[str, dict[str, str]] | None = None

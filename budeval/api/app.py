@@ -2,7 +2,8 @@
 
 Start-up order matters: store (migrated) → services installed → backends started → DBOS launched
 (which recovers pending workflows, so steps must find the services) → status relay (first sweep)
-→ outbox dispatcher. Shutdown reverses it; runs keep going and are adopted on the next start.
+→ outbox dispatcher → orphan collector. Shutdown reverses it; runs keep going and are adopted on
+the next start.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from prometheus_client import make_asgi_app
 
 import budeval
 from budeval.api.problems import install_handlers, problem
-from budeval.api.routes import engines, evals, health
+from budeval.api.routes import clusters, engines, evals, health
 from budeval.api.security import BodyLimit, Unauthorized
+from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.backends.registry import build_backend
 from budeval.config import Settings
 from budeval.demo import datasets as demo_datasets
@@ -27,6 +29,7 @@ from budeval.notify.dispatcher import LogSink, OutboxDispatcher
 from budeval.secrets import LocalSecretStore
 from budeval.store import open_store
 from budeval.workflow import runtime
+from budeval.workflow.collector import OrphanCollector
 from budeval.workflow.relay import StatusRelay
 from budeval.workflow.services import Services
 
@@ -44,6 +47,7 @@ def build_services(settings: Settings) -> Services:
         engines=default_registry(),
         backends={settings.backend: build_backend(settings.backend, settings, secrets)},
         secrets=secrets,
+        clusters=ClusterDirectory(settings, secrets),
     )
 
 
@@ -61,11 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await relay.start()
         dispatcher = OutboxDispatcher(services.store, [LogSink()])
         await dispatcher.start()
+        collector = OrphanCollector(services)
+        await collector.start()
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            await collector.stop()
             await dispatcher.stop()
             await relay.stop()
             for backend in services.backends.values():
@@ -91,5 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(evals.router)
     app.include_router(engines.router)
+    app.include_router(clusters.router)
     app.mount("/metrics", make_asgi_app())
     return app

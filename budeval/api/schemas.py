@@ -2,7 +2,8 @@
 
 Both request shapes of the seeds' `POST /evals/start` become one `EvaluationSpec`. The API key is
 write-only: it is a SecretStr here and is handed to the secret store, never to the spec or a
-response. Every string is bounded so a 1 MB value is a 422, not a row.
+response; so is a kubeconfig sent with the request (the spec names only the secret holding it).
+Every string is bounded so a 1 MB value is a 422, not a row.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from budeval.api.kube_schemas import ClusterName, Kubeconfig, PriorityClass, Resources
+from budeval.backends.kubernetes.clusters import DEFAULT_CLUSTER, REQUEST_PREFIX
+from budeval.errors import InvalidRequest
 from budeval.ids import ID_PATTERN, dns1123_name
 from budeval.spec import DatasetRun, EvaluationSpec, ModelSpec
 
@@ -63,6 +67,13 @@ class StartFull(Strict):
     engine: Identifier | None = None
     source: Annotated[str, Field(max_length=256)] | None = None
     source_topic: Annotated[str, Field(max_length=256)] | None = None
+    cluster: ClusterName | None = None
+    """Kubernetes: a registered cluster (`GET /clusters`); default: the service's own."""
+    kubeconfig: Kubeconfig | None = None
+    """Kubernetes: this evaluation's own cluster credentials (write-only; not with `cluster`)."""
+    priority: PriorityClass | None = None
+    """Kubernetes priorityClassName of the runs' pods."""
+    resources: Resources | None = None
 
 
 class StartShort(Strict):
@@ -72,7 +83,7 @@ class StartShort(Strict):
     model_name: ModelName
     api_key: ApiKey
     base_url: HttpUrl
-    kubeconfig: Annotated[SecretStr, Field(max_length=262_144)] | None = None
+    kubeconfig: Kubeconfig | None = None
 
 
 def _run_id(eval_id: str, index: int, dataset_id: str) -> str:
@@ -82,6 +93,14 @@ def _run_id(eval_id: str, index: int, dataset_id: str) -> str:
 
 def secret_name(eval_id: str) -> str:
     return dns1123_name(eval_id, prefix="budeval-key-")
+
+
+def _cluster(body: StartFull) -> str:
+    if body.kubeconfig is not None and body.cluster is not None:
+        raise InvalidRequest("give either cluster or kubeconfig, not both", field="cluster")
+    if body.kubeconfig is not None:
+        return REQUEST_PREFIX + secret_name(body.eval_id)  # the kubeconfig lives beside the key
+    return body.cluster or DEFAULT_CLUSTER
 
 
 def full_to_spec(body: StartFull, *, default_engine: str, backend: str) -> EvaluationSpec:
@@ -104,6 +123,9 @@ def full_to_spec(body: StartFull, *, default_engine: str, backend: str) -> Evalu
         engine=body.engine or default_engine,
         configs={item.config_name: item.config_value for item in body.eval_configs},
         backend=backend,
+        cluster=_cluster(body),
+        priority_class=body.priority,
+        resources=body.resources.as_spec() if body.resources else None,
         source=body.source,
         source_topic=body.source_topic,
         secret_name=secret_name(body.eval_id),
@@ -117,6 +139,7 @@ def short_to_full(body: StartShort, datasets: list[str]) -> StartFull:
             model_name=body.model_name, endpoint=body.base_url, api_key=body.api_key
         ),
         eval_datasets=[EvalDataset(dataset_id=name) for name in datasets],
+        kubeconfig=body.kubeconfig,
     )
 
 

@@ -44,9 +44,7 @@ class LocalSecretStore:
         if not self.directory.exists():
             return []
         return sorted(
-            path.stem
-            for path in self.directory.glob(f"{prefix}*.json")
-            if is_valid_id(path.stem)
+            path.stem for path in self.directory.glob(f"{prefix}*.json") if is_valid_id(path.stem)
         )
 
     def exists(self, name: str) -> bool:

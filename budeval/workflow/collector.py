@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from budeval.backends.base import RunHandle
 from budeval.errors import NotFound
+from budeval.workflow import commands
 from budeval.workflow.services import Services
 
 log = logging.getLogger(__name__)
@@ -70,5 +71,6 @@ class OrphanCollector:
                     await backend.cleanup(handle)
                     removed += 1
                 await asyncio.to_thread(self.services.store.mark_cleaned, eval_id)
+                commands.forget_request_cluster(self.services, record.spec)
                 log.info("collected the objects of %s (%d runs)", eval_id, len(handles))
         return removed

@@ -1,26 +1,41 @@
-"""What the API asks of the workflow layer: start, cancel and clean up evaluations.
+"""What the API asks of the workflow layer: start, cancel and clean up evaluations, read a
+run's logs, remove a registered cluster.
 
 Routes stay thin: they translate HTTP into these calls. Each is safe to repeat (clients retry):
-starting the same evaluation twice starts one workflow, cancelling twice cancels once.
+starting the same evaluation twice starts one workflow, cancelling twice cancels once. A
+kubeconfig sent with a request goes to the secret store beside the API key and takes part in the
+idempotency fingerprint only through its hash; it is never logged, stored or echoed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator
 
 from dbos import DBOS, SetWorkflowID
 from dbos._error import DBOSNonExistentWorkflowError
 
 from budeval.backends.base import RunHandle
+from budeval.backends.kubernetes.clusters import (
+    DEFAULT_CLUSTER,
+    KUBECONFIG_KEY,
+    REQUEST_PREFIX,
+    parse_kubeconfig,
+)
 from budeval.engines.base import API_KEY_SECRET_KEY, run_name
-from budeval.errors import InvalidRequest
+from budeval.errors import Conflict, InvalidRequest, NotFound
 from budeval.metrics import EVALUATIONS_CREATED
 from budeval.spec import EvaluationSpec
+from budeval.status import EvalStatus
 from budeval.store import EvaluationRecord
 from budeval.workflow.evaluation import evaluate
 from budeval.workflow.models import STATUS_TOPIC
 from budeval.workflow.services import Services
+
+NOT_PLAIN_KUBECONFIG = "kubeconfig holds a value JSON cannot carry (a date? quote it)"
 
 
 def validate(services: Services, spec: EvaluationSpec) -> None:
@@ -29,24 +44,58 @@ def validate(services: Services, spec: EvaluationSpec) -> None:
     if len(set(run_ids)) != len(run_ids):
         raise InvalidRequest("run_id values must be unique", field="eval_datasets.run_id")
     services.backend(spec.backend)
+    _check_cluster(services, spec)
     engine = services.engines.get(spec.engine)
     engine.validate(spec)
     engine.check_datasets(spec, services.settings.datasets_dir)
 
 
+def _check_cluster(services: Services, spec: EvaluationSpec) -> None:
+    if spec.cluster == DEFAULT_CLUSTER:
+        return
+    field = "kubeconfig" if spec.cluster.startswith(REQUEST_PREFIX) else "cluster"
+    if spec.backend != "kubernetes":
+        raise InvalidRequest(
+            f"{field} given, but this service runs the {spec.backend} backend", field=field
+        )
+    if field == "cluster" and not services.clusters.exists(spec.cluster):
+        raise InvalidRequest("cluster is not registered (see GET /clusters)", field="cluster")
+
+
+def _secret_values(
+    spec: EvaluationSpec, api_key: str, kubeconfig: str | None
+) -> tuple[dict[str, str], str]:
+    """The evaluation's secret, and the string standing for it in the fingerprint."""
+    if (kubeconfig is not None) != spec.cluster.startswith(REQUEST_PREFIX):
+        raise InvalidRequest("kubeconfig and cluster disagree", field="kubeconfig")
+    if kubeconfig is None:
+        return {API_KEY_SECRET_KEY: api_key}, api_key
+    try:
+        document = json.dumps(parse_kubeconfig(kubeconfig, field="kubeconfig"), sort_keys=True)
+    except (TypeError, ValueError):  # a YAML date or set: nothing a kubeconfig holds
+        raise InvalidRequest(NOT_PLAIN_KUBECONFIG, field="kubeconfig") from None
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    return {API_KEY_SECRET_KEY: api_key, KUBECONFIG_KEY: document}, f"{api_key}\0{digest}"
+
+
 async def start(
-    services: Services, spec: EvaluationSpec, api_key: str
+    services: Services, spec: EvaluationSpec, api_key: str, kubeconfig: str | None = None
 ) -> tuple[EvaluationRecord, bool]:
-    """Create the evaluation (or find the identical one) and make sure its workflow runs."""
+    """Create the evaluation (or find the identical one) and make sure its workflow runs.
+
+    `kubeconfig` (YAML text) is the request's own cluster; `spec.cluster` then names the
+    evaluation's secret (`@<secret_name>`), which keeps it beside the API key.
+    """
     validate(services, spec)
+    values, identity = _secret_values(spec, api_key, kubeconfig)
     names = {run.run_id: run_name(run.run_id) for run in spec.datasets}
     record, created = await asyncio.to_thread(
-        services.store.create_evaluation, spec, spec.fingerprint(api_key), names
+        services.store.create_evaluation, spec, spec.fingerprint(identity), names
     )
     if created:
         EVALUATIONS_CREATED.labels(engine=spec.engine).inc()
     if not record.status.terminal:
-        services.secrets.put(spec.secret_name, {API_KEY_SECRET_KEY: api_key})
+        services.secrets.put(spec.secret_name, values)
         with SetWorkflowID(spec.eval_id):
             await DBOS.start_workflow_async(evaluate, spec.eval_id)
     return record, created
@@ -72,4 +121,63 @@ async def cleanup(services: Services, eval_id: str) -> list[str]:
         await services.backend_of(handle).cleanup(handle)
         removed.append(run.name)
     await asyncio.to_thread(services.store.mark_cleaned, eval_id)
+    if record.status.terminal:
+        forget_request_cluster(services, record.spec)
     return removed
+
+
+def forget_request_cluster(services: Services, spec: EvaluationSpec) -> None:
+    """A kubeconfig sent with the request is kept only until the run objects are cleaned."""
+    if spec.cluster.startswith(REQUEST_PREFIX):
+        services.secrets.delete(spec.secret_name)
+
+
+async def run_logs(
+    services: Services,
+    eval_id: str,
+    run_id: str,
+    *,
+    tail: int | None = None,
+    since: float | None = None,
+    follow: bool = False,
+) -> AsyncIterator[str]:
+    """The run's log lines from its backend; `run_id` may also be the run's job name."""
+    record = await asyncio.to_thread(services.store.get_evaluation, eval_id)
+    run = next((run for run in record.runs if run_id in (run.id, run.name)), None)
+    if run is None:
+        raise NotFound(f"evaluation {eval_id} has no run {run_id}")
+    if run.handle is None:
+        raise Conflict(f"run {run.id} is not deployed yet ({run.status.value}): no logs so far")
+    if record.cleaned_at is not None:
+        raise Conflict(f"run {run.id} was cleaned up: its logs are gone")
+    handle = RunHandle.model_validate(run.handle)
+    return services.backend_of(handle).logs(handle, tail=tail, since=since, follow=follow)
+
+
+async def remove_cluster(services: Services, name: str) -> None:
+    """Unregister a cluster no unfinished evaluation runs on (404 unknown, 409 default/in use)."""
+    if name == DEFAULT_CLUSTER:
+        raise Conflict(
+            "the default cluster comes from the service's settings; it cannot be removed"
+        )
+    await asyncio.to_thread(services.clusters.info, name)  # NotFound when unknown
+    users = await asyncio.to_thread(_evaluations_on, services, name)
+    if users:
+        shown = ", ".join(users[:5]) + (" …" if len(users) > 5 else "")
+        raise Conflict(f"cluster {name} is used by unfinished evaluation(s) {shown}")
+    await asyncio.to_thread(services.clusters.unregister, name)
+
+
+def _evaluations_on(services: Services, cluster: str) -> list[str]:
+    users: list[str] = []
+    for status in (status for status in EvalStatus if not status.terminal):
+        offset, total = 0, 1
+        while offset < total:
+            records, total = services.store.list_evaluations(
+                status=status, model_name=None, experiment_id=None, limit=200, offset=offset
+            )
+            if not records:
+                break
+            users += [record.id for record in records if record.spec.cluster == cluster]
+            offset += len(records)
+    return users

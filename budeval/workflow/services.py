@@ -7,9 +7,10 @@ launches; steps look them up. Nothing is created at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from budeval.backends.base import Backend, RunHandle
+from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.config import Settings
 from budeval.engines.registry import EngineRegistry
 from budeval.errors import BackendError
@@ -24,6 +25,12 @@ class Services:
     engines: EngineRegistry
     backends: dict[str, Backend]
     secrets: LocalSecretStore
+    clusters: ClusterDirectory = field(default=None)  # type: ignore[assignment]
+    """Registered clusters (kept in the secret store); built from settings when not given."""
+
+    def __post_init__(self) -> None:
+        if self.clusters is None:
+            self.clusters = ClusterDirectory(self.settings, self.secrets)
 
     def backend(self, name: str) -> Backend:
         try:

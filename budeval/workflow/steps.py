@@ -8,16 +8,18 @@ Blocking store calls run in threads so the event loop keeps serving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from dbos import DBOS
 
-from budeval.backends.base import RunHandle, RunSpec, RunState, VerifyReport
+from budeval.backends.base import REQUEST_PREFIX, RunHandle, RunSpec, RunState, VerifyReport
 from budeval.engines.base import API_KEY_SECRET_KEY
-from budeval.errors import BudevalError, PermanentError, TransientError
+from budeval.errors import BudevalError, NotFound, PermanentError, TransientError
 from budeval.events.models import EVALUATION_PROGRESS
 from budeval.metrics import EVALUATIONS_FINISHED
 from budeval.preflight import check_endpoint
+from budeval.spec import EvaluationSpec
 from budeval.status import EvalStatus, RunStatus
 from budeval.workflow.models import Begun, Check, Deployment, Extraction, MonitorOutcome
 from budeval.workflow.outcome import final_status
@@ -50,10 +52,10 @@ async def begin(eval_id: str) -> Begun:
 async def verify(eval_id: str, backend: str) -> VerifyReport:
     """The backend is ready, and the model endpoint answers in the mode the engine needs."""
     services = current()
-    report = await services.backend(backend).verify()
+    spec = (await asyncio.to_thread(services.store.get_evaluation, eval_id)).spec
+    report = await services.backend(backend).verify(spec.cluster)
     if not report.ok:
         return report
-    spec = (await asyncio.to_thread(services.store.get_evaluation, eval_id)).spec
     mode = services.engines.get(spec.engine).endpoint_mode(spec)
     if mode is None:
         return report
@@ -170,9 +172,22 @@ async def finish(eval_id: str, outcome: MonitorOutcome, extraction: Extraction) 
     await asyncio.to_thread(
         services.store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
-    services.secrets.delete(record.spec.secret_name)
+    forget_api_key(record.spec)
     EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
+
+
+def forget_api_key(spec: EvaluationSpec) -> None:
+    """Drop the key once the runs ended. A request's kubeconfig stays until cleanup: removing
+    the evaluation's cluster objects needs it."""
+    secrets = current().secrets
+    if not spec.cluster.startswith(REQUEST_PREFIX):
+        secrets.delete(spec.secret_name)
+        return
+    with contextlib.suppress(NotFound):
+        values = secrets.get(spec.secret_name)
+        values.pop(API_KEY_SECRET_KEY, None)
+        secrets.put(spec.secret_name, values)
 
 
 @DBOS.step(**RETRYING)
@@ -189,7 +204,7 @@ async def fail_early(eval_id: str, status: EvalStatus, reason: str, message: str
     await asyncio.to_thread(
         store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
-    services.secrets.delete(record.spec.secret_name)
+    forget_api_key(record.spec)
     EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from budeval.api import views
+from budeval.api import streaming, views
 from budeval.api.deps import Authenticated, ServicesDep
 from budeval.api.schemas import (
     CleanupPublic,
@@ -22,7 +23,6 @@ from budeval.api.schemas import (
     full_to_spec,
     short_to_full,
 )
-from budeval.errors import InvalidRequest
 from budeval.ids import ID_PATTERN
 from budeval.status import EvalStatus
 from budeval.workflow import commands
@@ -32,27 +32,20 @@ router = APIRouter(prefix="/evals", tags=["evaluations"], dependencies=Authentic
 EvalId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 
-def _parse_start(payload: dict[str, Any], services: Services) -> tuple[StartFull, str]:
-    """Either request shape → the full shape and the API key."""
+def _parse_start(payload: dict[str, Any], services: Services) -> StartFull:
+    """Either request shape → the full shape."""
     try:
         if "eval_request_id" in payload:
             short = StartShort.model_validate(payload)
-            if short.kubeconfig is not None:
-                raise InvalidRequest(
-                    "kubeconfig given, but this service runs the local backend only",
-                    field="kubeconfig",
-                )
             settings = services.settings
             engine = services.engines.get(settings.default_engine)
             datasets = settings.default_datasets or [engine.default_dataset]
-            full = short_to_full(short, datasets)
-        else:
-            full = StartFull.model_validate(payload)
+            return short_to_full(short, datasets)
+        return StartFull.model_validate(payload)
     except ValidationError as error:
         raise RequestValidationError(
             [{**issue, "loc": ("body", *issue["loc"])} for issue in error.errors()]
         ) from None
-    return full, full.eval_model_info.api_key.get_secret_value()
 
 
 @router.post("/start", status_code=201)
@@ -60,11 +53,13 @@ async def start_evaluation(
     payload: Annotated[dict[str, Any], Body()], services: ServicesDep, response: Response
 ) -> EvaluationPublic:
     """Start an evaluation; repeating the same request returns the same evaluation (200)."""
-    body, api_key = _parse_start(payload, services)
+    body = _parse_start(payload, services)
     spec = full_to_spec(
         body, default_engine=services.settings.default_engine, backend=services.settings.backend
     )
-    record, created = await commands.start(services, spec, api_key)
+    api_key = body.eval_model_info.api_key.get_secret_value()
+    kubeconfig = body.kubeconfig.get_secret_value() if body.kubeconfig else None
+    record, created = await commands.start(services, spec, api_key, kubeconfig)
     if not created:
         response.status_code = 200
     return views.evaluation_public(record)
@@ -135,3 +130,20 @@ async def results(eval_id: EvalId, services: ServicesDep) -> ResultsPublic:
 async def cancel(eval_id: EvalId, services: ServicesDep) -> EvaluationPublic:
     """Ask the evaluation to stop; 409 when it already ended."""
     return views.evaluation_public(await commands.cancel(services, eval_id))
+
+
+@router.get("/{eval_id}/runs/{run_id}/logs", response_class=StreamingResponse)
+async def run_logs(
+    eval_id: EvalId,
+    run_id: EvalId,
+    services: ServicesDep,
+    tail: Annotated[int | None, Query(ge=1, le=100_000, description="the last N lines")] = None,
+    since: Annotated[float | None, Query(gt=0, description="the last S seconds")] = None,
+    follow: Annotated[bool, Query(description="stream until the run ends")] = False,
+) -> StreamingResponse:
+    """The run's log as text/plain, streamed; 409 while the run is not deployed yet."""
+    lines = await commands.run_logs(
+        services, eval_id, run_id, tail=tail, since=since, follow=follow
+    )
+    body = await streaming.primed(lines)  # an early backend error is still a status code
+    return StreamingResponse(body, media_type="text/plain; charset=utf-8")

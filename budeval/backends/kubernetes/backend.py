@@ -120,7 +120,7 @@ class KubernetesBackend:
             documents.append(config_map)
         documents += [*manifests.run_pvcs(spec, settings), manifests.run_job(spec, settings)]
         for document in documents:
-            await objects.apply(informer.client, document)
+            informer.remember(document["kind"], await objects.apply(informer.client, document))
         return RunHandle(
             backend=BACKEND,
             eval_id=spec.eval_id,
@@ -162,8 +162,10 @@ class KubernetesBackend:
         if informer is None:
             return
         found, _, pvcs = informer.view(job)
+        if found is None and not outcome.marked(pvcs):
+            return  # being created (its PVCs come first) or gone unmarked: the sweep decides
         handle = outcome.handle_of(found, pvcs, self._clusters[key], BACKEND)
-        if handle is None:  # not a run (a results reader) or nothing left to tell
+        if handle is None:  # a results reader: not a run
             return
         state = self.state(informer, job)
         if self._reported.get((key, job)) != state.status:

@@ -66,6 +66,10 @@ def parse_kubeconfig(text: str, *, field: str = "kubeconfig", context: str | Non
         document = yaml.safe_load(text)
     except yaml.YAMLError:
         raise InvalidRequest(f"{field} is not valid YAML", field=field) from None
+    try:
+        document = json.loads(json.dumps(document))  # dates and other non-JSON values refused
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{field} holds values that are not plain YAML", field=field) from None
     if not isinstance(document, dict) or not document.get("clusters"):
         raise InvalidRequest(f"{field} has no clusters", field=field)
     contexts = {
@@ -142,7 +146,9 @@ class ClusterDirectory:
         return self._info(name, values)
 
     def unregister(self, name: str) -> None:
-        if name == DEFAULT_CLUSTER or not self.exists(name):
+        if name == DEFAULT_CLUSTER:
+            raise Conflict("the default cluster comes from the settings; it cannot be removed")
+        if not self.exists(name):
             raise NotFound(f"cluster {name!r} is not registered")
         self.secrets.delete(_REGISTERED + name)
 

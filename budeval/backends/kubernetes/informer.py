@@ -109,6 +109,12 @@ class Informer:
                 self._notify(kind, fresh.get(name) or old[name])
         return version
 
+    def remember(self, kind: str, obj: dict[str, Any]) -> None:
+        """Take an object we just wrote, before its watch event arrives (so a status question
+        asked right after a submit already sees the Job)."""
+        if kind in self.cache:
+            self._apply(kind, "MODIFIED", obj)
+
     def _apply(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         if event == "DELETED":

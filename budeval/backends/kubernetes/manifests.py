@@ -180,6 +180,7 @@ def _environment(spec: RunSpec, names: ObjectNames) -> list[dict[str, Any]]:
         "OUTPUT_DIR": OUTPUT_MOUNT,
         "DATASETS_DIR": DATASETS_MOUNT,
         "TERMINATION_LOG": TERMINATION_LOG,
+        "BUDEVAL_TERMINATION_MESSAGE_PATH": TERMINATION_MESSAGE_PATH,
         "ENGINE_ARGS": json.dumps(spec.engine_args, sort_keys=True),
         **spec.env,
     }

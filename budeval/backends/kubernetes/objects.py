@@ -21,14 +21,16 @@ from budeval.backends.kubernetes.labels import LABEL_JOB_NAME, object_names
 from budeval.errors import NotFound
 
 
-async def apply(client: AsyncClient, document: dict[str, Any]) -> None:
-    """Server-side apply (field manager `budeval`, forced: budeval owns these objects)."""
+async def apply(client: AsyncClient, document: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply (field manager `budeval`, forced: budeval owns these objects); returns
+    the object as the API server now has it."""
     obj = codecs.from_dict(document)
     metadata = document["metadata"]
-    await retrying(
+    applied = await retrying(
         lambda: client.apply(obj, namespace=metadata.get("namespace"), force=True),
         f"applying {document['kind']} {metadata['name']}",
     )
+    return dict(applied.to_dict())
 
 
 async def annotate(

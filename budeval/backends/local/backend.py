@@ -10,6 +10,7 @@ launched exactly once.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import shutil
 import signal
@@ -77,7 +78,7 @@ class LocalBackend:
         for task in self._watchers.values():
             task.cancel()
 
-    async def verify(self) -> VerifyReport:
+    async def verify(self, cluster: str = "default") -> VerifyReport:
         runs = self.settings.runs_dir
         try:
             probe = runs / ".verify"
@@ -152,10 +153,37 @@ class LocalBackend:
     def _emit(self, handle: RunHandle, state: RunState) -> None:
         self._changes.put_nowait(StatusChange(handle=handle, state=state))
 
-    async def logs(self, handle: RunHandle, *, tail: int | None = None) -> AsyncIterator[str]:
-        text = await self.log_tail(handle, tail or 1_000_000)
-        for line in text.splitlines(keepends=True):
-            yield line
+    async def logs(
+        self,
+        handle: RunHandle,
+        *,
+        tail: int | None = None,
+        since: float | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[str]:
+        """The lines of `run.log`: all, or the last `tail`; with `follow`, then new lines as they
+        are appended (the file is polled every 0.2 s) until the run's exit is recorded.
+
+        `since`: a plain file has no per-line times, so local mode decides at file granularity:
+        when the log has not changed for `since` seconds no past line is given, else all of them
+        (or the last `tail`) are, which may include older lines. Following is not affected.
+        """
+        run = self.run_dir(handle.run_id)
+        offset = await asyncio.to_thread(run.log_start, tail, since)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while True:
+            ended = not follow or await asyncio.to_thread(run.ended)  # before the last read
+            while chunk := await asyncio.to_thread(run.read_log, offset):
+                offset += len(chunk)
+                *lines, pending = (pending + decoder.decode(chunk)).split("\n")
+                for line in lines:
+                    yield line + "\n"
+            if ended:
+                break
+            await asyncio.sleep(0.2)
+        if rest := pending + decoder.decode(b"", final=True):
+            yield rest
 
     async def log_tail(self, handle: RunHandle, lines: int) -> str:
         return await asyncio.to_thread(self.run_dir(handle.run_id).log_tail, lines)

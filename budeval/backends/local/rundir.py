@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,45 @@ class RunDir:
         except FileNotFoundError:
             return ""
         return "\n".join(tail)
+
+    def log_start(self, tail: int | None, since: float | None) -> int:
+        """The byte offset a log reader starts at: 0, the start of the last `tail` lines, or the
+        end when the log has not changed for `since` seconds (see `LocalBackend.logs`)."""
+        try:
+            size, mtime = (stat := self.log.stat()).st_size, stat.st_mtime
+        except FileNotFoundError:
+            return 0
+        if since is not None and time.time() - mtime > since:
+            return size
+        if tail is None or size == 0:
+            return 0
+        with self.log.open("rb") as log:
+            log.seek(size - 1)
+            wanted = tail + (log.read(1) == b"\n")  # a final newline ends the last line
+            position = size
+            while position > 0:
+                step = min(65536, position)
+                position -= step
+                log.seek(position)
+                block, index = log.read(step), step
+                while (index := block.rfind(b"\n", 0, index)) >= 0:
+                    wanted -= 1
+                    if wanted == 0:
+                        return position + index + 1
+        return 0
+
+    def read_log(self, offset: int, limit: int = 65536) -> bytes:
+        """Up to `limit` bytes of the log from `offset` (empty at its end or when missing)."""
+        try:
+            with self.log.open("rb") as log:
+                log.seek(offset)
+                return log.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def ended(self) -> bool:
+        """The run will write no more: its exit is recorded, or its directory is gone."""
+        return self.exit.exists() or not self.path.exists()
 
     def supervisor_alive(self) -> bool:
         if not self.path.exists():
