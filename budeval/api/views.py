@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from budeval.api.schemas import (
     EvaluationPublic,
@@ -69,8 +70,26 @@ _PHASES = {
 }
 
 
-def job_status(job_id: str, record: EvaluationRecord, runs: list[RunRecord]) -> JobStatus:
-    """The seeds' job status: one run (job) or, for an evaluation id, all its runs together."""
+def job_status(
+    job_id: str,
+    record: EvaluationRecord,
+    runs: list[RunRecord],
+    observed: dict[str, Any] | None = None,
+) -> JobStatus:
+    """The seeds' job status: one run (job) or, for an evaluation id, all its runs together.
+    `observed` is what the cluster itself says about a single run's Job, when the backend can
+    tell (Kubernetes); otherwise the details are derived from the recorded run states."""
+    namespace = next(
+        (run.handle["namespace"] for run in runs if run.handle and run.handle.get("namespace")),
+        record.backend,
+    )
+    if observed is not None:
+        return JobStatus(
+            job_id=job_id,
+            status=runs[0].status.value,
+            namespace=namespace,
+            details=JobDetails(**{**observed, "status": runs[0].status.value}),
+        )
     statuses = [run.status for run in runs]
     if len(runs) == 1:
         status, phase = statuses[0].value, _PHASES[statuses[0]]
@@ -87,7 +106,7 @@ def job_status(job_id: str, record: EvaluationRecord, runs: list[RunRecord]) -> 
     return JobStatus(
         job_id=job_id,
         status=status,
-        namespace=record.backend,
+        namespace=namespace,
         details=JobDetails(
             status=status,
             phase=phase,

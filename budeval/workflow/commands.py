@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 from dbos._error import DBOSNonExistentWorkflowError
@@ -26,11 +27,11 @@ from budeval.backends.kubernetes.clusters import (
     parse_kubeconfig,
 )
 from budeval.engines.base import API_KEY_SECRET_KEY, run_name
-from budeval.errors import Conflict, InvalidRequest, NotFound
+from budeval.errors import BudevalError, Conflict, InvalidRequest, NotFound
 from budeval.metrics import EVALUATIONS_CREATED
 from budeval.spec import EvaluationSpec
 from budeval.status import EvalStatus
-from budeval.store import EvaluationRecord
+from budeval.store import EvaluationRecord, RunRecord
 from budeval.workflow.evaluation import evaluate
 from budeval.workflow.models import STATUS_TOPIC
 from budeval.workflow.services import Services
@@ -181,3 +182,18 @@ def _evaluations_on(services: Services, cluster: str) -> list[str]:
             users += [record.id for record in records if record.spec.cluster == cluster]
             offset += len(records)
     return users
+
+
+async def observed(services: Services, run: RunRecord) -> dict[str, Any] | None:
+    """What the backend itself reports about a run's job (Kubernetes), if it can say."""
+    if run.handle is None:
+        return None
+    handle = RunHandle.model_validate(run.handle)
+    backend = services.backend_of(handle)
+    details = getattr(backend, "details", None)
+    if details is None:
+        return None
+    try:
+        return dict(await details(handle))
+    except BudevalError:  # the cluster is unreachable: fall back to the recorded states
+        return None

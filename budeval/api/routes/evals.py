@@ -72,7 +72,7 @@ async def job_status(job_id: EvalId, services: ServicesDep) -> JobStatus:
     run = await asyncio.to_thread(store.find_run, job_id)
     if run is not None:
         record = await asyncio.to_thread(store.get_evaluation, run.eval_id)
-        return views.job_status(job_id, record, [run])
+        return views.job_status(job_id, record, [run], await commands.observed(services, run))
     record = await asyncio.to_thread(store.get_evaluation, job_id)
     return views.job_status(job_id, record, record.runs)
 

@@ -146,6 +146,12 @@ class KubernetesBackend:
         found, pods, pvcs = informer.view(job)
         return outcome.resolve(found, pods, pvcs, now=time.time(), settings=self.settings)
 
+    async def details(self, handle: RunHandle) -> dict[str, Any]:
+        """The seeds' job status details, as the cluster reports them (the cache's view)."""
+        informer = await self.informer(handle.cluster or "default")
+        found, pods, pvcs = informer.view(handle.name)
+        return podstate.job_details(found, pods, pvcs)
+
     async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
         """From the informers' caches: no API call per run (one informer per cluster key)."""
         states = {}

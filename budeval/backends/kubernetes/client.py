@@ -95,10 +95,13 @@ def kube_errors(doing: str) -> Iterator[None]:
 async def server_version(client: AsyncClient) -> dict[str, Any]:
     """GET /version. lightkube has no call for it; its underlying httpx2 client does."""
     http: httpx2.AsyncClient = client._client._client  # lightkube keeps it private
-    with kube_errors("reading the server version"):
+
+    async def read() -> dict[str, Any]:
         response = await http.get("/version")
         response.raise_for_status()
         return dict(response.json())
+
+    return await retrying(read, "reading the server version")
 
 
 async def retrying(

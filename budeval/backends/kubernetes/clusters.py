@@ -83,10 +83,19 @@ def parse_kubeconfig(text: str, *, field: str = "kubeconfig", context: str | Non
     return document
 
 
-def server_of(kubeconfig: dict, context: str | None) -> str | None:
+def _context(kubeconfig: dict, context: str | None) -> dict[str, Any]:
     name = context or kubeconfig.get("current-context")
     contexts = {c.get("name"): c.get("context", {}) for c in kubeconfig.get("contexts") or []}
-    cluster = (contexts.get(name) or {}).get("cluster")
+    return dict(contexts.get(name) or {})
+
+
+def namespace_of(kubeconfig: dict, context: str | None) -> str | None:
+    """The namespace the kubeconfig's context names, if any."""
+    return _context(kubeconfig, context).get("namespace") or None
+
+
+def server_of(kubeconfig: dict, context: str | None) -> str | None:
+    cluster = _context(kubeconfig, context).get("cluster")
     for item in kubeconfig.get("clusters") or []:
         if item.get("name") == cluster:
             return (item.get("cluster") or {}).get("server")
@@ -112,10 +121,11 @@ class ClusterDirectory:
             values = self.secrets.get(key[len(REQUEST_PREFIX) :])
             if KUBECONFIG_KEY not in values:
                 raise NotFound("the evaluation's kubeconfig is no longer kept")
+            kubeconfig = json.loads(values[KUBECONFIG_KEY])
             return ClusterConfig(
                 key=key,
-                namespace=values.get("namespace") or self.settings.kube_namespace,
-                kubeconfig=json.loads(values[KUBECONFIG_KEY]),
+                namespace=namespace_of(kubeconfig, None) or self.settings.kube_namespace,
+                kubeconfig=kubeconfig,
             )
         values = self.secrets.get(_REGISTERED + key) if self.exists(key) else None
         if values is None:
@@ -138,7 +148,9 @@ class ClusterDirectory:
         document = parse_kubeconfig(kubeconfig_text, context=context)
         values = {
             KUBECONFIG_KEY: json.dumps(document),
-            "namespace": namespace or self.settings.kube_namespace,
+            "namespace": namespace
+            or namespace_of(document, context)
+            or self.settings.kube_namespace,
             "context": context or "",
             "created_at": repr(time.time()),
         }

@@ -22,7 +22,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod
 
-from budeval.backends.kubernetes.client import kube_errors, status_code
+from budeval.backends.kubernetes.client import retrying, status_code
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,13 @@ class Informer:
 
     async def relist(self, kind: str) -> str:
         """Replace the cache of `kind` with a fresh LIST; report what changed; return its RV."""
-        with kube_errors(f"listing {kind}s in {self.namespace}"):
+
+        async def read() -> tuple[dict[str, dict[str, Any]], str]:
             listing = self.client.list(KINDS[kind], namespace=self.namespace, labels=SELECTOR)
-            fresh = {item.metadata.name: item.to_dict() async for item in listing}
-            version = listing.resourceVersion
+            items = {item.metadata.name: item.to_dict() async for item in listing}
+            return items, listing.resourceVersion
+
+        fresh, version = await retrying(read, f"listing {kind}s in {self.namespace}")
         old = self.cache[kind]
         self.cache[kind] = fresh
         for name in set(old) | set(fresh):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from budeval.backends.base import RunHandle, RunSpec
 from budeval.backends.kubernetes import artifacts, manifests, objects, outcome, podstate
-from budeval.backends.kubernetes.client import kube_errors
+from budeval.backends.kubernetes.client import retrying
 from budeval.backends.kubernetes.informer import Informer
 from budeval.backends.kubernetes.labels import object_names
 from budeval.config import Settings
@@ -39,6 +40,10 @@ def _reader_spec(handle: RunHandle, settings: Settings) -> RunSpec:
         command=[],
         cluster=handle.cluster or "default",
     )
+
+
+async def _lines(stream: AsyncIterator[str]) -> list[str]:
+    return [line async for line in stream]
 
 
 async def _wait_for_reader(informer: Informer, reader: str, seconds: float) -> str:
@@ -69,8 +74,10 @@ async def fetch_results(
     js = manifests.JobSettings.from_settings(settings, informer.namespace)
     await objects.apply(informer.client, manifests.reader_job(_reader_spec(handle, settings), js))
     pod = await _wait_for_reader(informer, names.reader_job, manifests.READER_SECONDS)
-    with kube_errors(f"reading the results of {handle.run_id}"):
-        lines = [line async for line in informer.client.log(pod, namespace=informer.namespace)]
+    lines = await retrying(
+        lambda: _lines(informer.client.log(pod, namespace=informer.namespace)),
+        f"reading the results of {handle.run_id}",
+    )
     archive = artifacts.decode_artifacts(lines)
     await asyncio.to_thread(artifacts.unpack, archive, destination, expected)
     marker.write_text(json.dumps({"digest": expected, "bytes": len(archive)}))

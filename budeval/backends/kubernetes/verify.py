@@ -8,6 +8,8 @@ become a report with a reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lightkube import AsyncClient
 from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
 from lightkube.models.meta_v1 import ObjectMeta
@@ -16,11 +18,12 @@ from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim
 from lightkube.resources.storage_v1 import StorageClass
 
 from budeval.backends.base import VerifyReport
-from budeval.backends.kubernetes.client import kube_errors, server_version
+from budeval.backends.kubernetes.client import retrying, server_version
 from budeval.backends.kubernetes.manifests import datasets_pvc
+from budeval.backends.kubernetes.objects import apply
 from budeval.backends.kubernetes.permissions import CLUSTER_PERMISSIONS, NAMESPACE_PERMISSIONS
 from budeval.config import Settings
-from budeval.errors import NotFound
+from budeval.errors import BackendError, NotFound
 
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
@@ -45,15 +48,22 @@ async def verify_cluster(client: AsyncClient, namespace: str, settings: Settings
     return VerifyReport(ok=True, checks=checks)
 
 
+async def _all(listing: Any) -> list[Any]:
+    return [item async for item in listing]
+
+
 async def _namespace(client: AsyncClient, namespace: str) -> str:
     try:
-        with kube_errors(f"reading namespace {namespace}"):
-            await client.get(Namespace, namespace)
+        await retrying(lambda: client.get(Namespace, namespace), f"reading namespace {namespace}")
         return "exists"
     except NotFound:
         pass
-    with kube_errors(f"creating namespace {namespace}"):
-        await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    created = Namespace(metadata=ObjectMeta(name=namespace))
+    try:
+        await retrying(lambda: client.create(created), f"creating namespace {namespace}")
+    except BackendError as error:
+        if error.reason != "AlreadyExists":  # a retried create that had gone through
+            raise
     return "created"
 
 
@@ -75,8 +85,9 @@ async def _permissions(client: AsyncClient, namespace: str) -> str:
                     )
                 )
             )
-            with kube_errors("reviewing permissions"):
-                answer = await client.create(review)
+            answer = await retrying(
+                lambda review=review: client.create(review), "reviewing permissions"
+            )
             if not (answer.status and answer.status.allowed):
                 denied.append(f"{verb} {resource}" + (f" in {scope}" if scope else ""))
     if denied:
@@ -88,15 +99,15 @@ async def _storage_class(client: AsyncClient, settings: Settings) -> str:
     wanted = settings.profile.storage_class
     if wanted is not None:
         try:
-            with kube_errors(f"reading storage class {wanted}"):
-                await client.get(StorageClass, wanted)
+            await retrying(
+                lambda: client.get(StorageClass, wanted), f"reading storage class {wanted}"
+            )
         except NotFound:
             raise Refused(
                 "StorageClassMissing", f"storage class {wanted!r} does not exist"
             ) from None
         return wanted
-    with kube_errors("listing storage classes"):
-        classes = [item async for item in client.list(StorageClass)]
+    classes = await retrying(lambda: _all(client.list(StorageClass)), "listing storage classes")
     for item in classes:
         if (item.metadata.annotations or {}).get(DEFAULT_CLASS) == "true":
             return f"default ({item.metadata.name})"
@@ -109,12 +120,13 @@ async def _storage_class(client: AsyncClient, settings: Settings) -> str:
 async def _datasets_pvc(client: AsyncClient, namespace: str, settings: Settings) -> str:
     name = settings.kube_datasets_pvc
     try:
-        with kube_errors(f"reading PVC {name}"):
-            claim = await client.get(PersistentVolumeClaim, name, namespace=namespace)
+        claim = await retrying(
+            lambda: client.get(PersistentVolumeClaim, name, namespace=namespace),
+            f"reading PVC {name}",
+        )
         return f"{claim.status.phase if claim.status else 'Unknown'}"
     except NotFound:
         pass
     manifest = datasets_pvc(settings, namespace)
-    with kube_errors(f"creating PVC {name}"):
-        await client.apply(PersistentVolumeClaim.from_dict(manifest), force=True)
+    await apply(client, manifest)
     return "created (empty: copy your datasets into it)"
