@@ -178,3 +178,26 @@ def test_a_request_kubeconfig_is_used_and_never_shown(tmp_path: Path, kube: Kube
                 assert token.encode() not in path.read_bytes(), path
     finally:
         service.stop()
+
+
+def test_a_registered_cluster_is_named_by_requests(tmp_path: Path, kube: KubeApiServer) -> None:
+    token = "registered-cluster-token-77"
+    service = kube_service(tmp_path / "home", kube).start()
+    try:
+        kubeconfig = yaml.safe_dump(kube.kubeconfig(namespace="team-b", token=token))
+        added = service.http.post("/clusters", json={"name": "team-b", "kubeconfig": kubeconfig})
+        assert added.status_code == 201, added.text
+        assert added.json()["namespace"] == "team-b" and token not in added.text
+        body = request("k8s-5", ["smoke-a"], duration_seconds=0)
+        body["cluster"] = "team-b"
+        assert service.start_eval(body).status_code == 201
+        done = service.wait_terminal("k8s-5", timeout=60)
+        assert done["status"] == "succeeded", done
+        assert kube.objects("jobs", "team-b", labels=MANAGED)
+        assert not kube.objects("jobs", NS, labels=MANAGED)
+        unknown = request("k8s-6", ["smoke-a"])
+        unknown["cluster"] = "nowhere"
+        refused = service.start_eval(unknown)
+        assert refused.status_code == 422 and "cluster" in refused.text
+    finally:
+        service.stop()

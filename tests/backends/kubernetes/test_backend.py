@@ -330,3 +330,48 @@ async def test_logs_tail_the_pod(kube: KubeApiServer, backend: KubernetesBackend
     lines = [line async for line in backend.logs(handle, tail=2)]
     assert lines == ["two\n", "three\n"]
     assert await backend.log_tail(handle, 1) == "three\n"
+
+
+async def test_every_manifest_the_backend_sends_validates(
+    kube: KubeApiServer, backend: KubernetesBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What actually goes over the wire (not only what the builders return) is schema-valid."""
+    import kubernetes_validate
+
+    from budeval.backends.kubernetes import objects, verify
+
+    sent: list[dict] = []
+    real_apply = objects.apply
+
+    async def recording_apply(client: object, document: dict) -> dict:
+        sent.append(json.loads(json.dumps(document)))
+        return await real_apply(client, document)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(objects, "apply", recording_apply)
+    monkeypatch.setattr(verify, "apply", recording_apply)
+    kube.kubelet_mode = "run"
+    assert (await backend.verify()).ok
+    spec = run_spec().model_copy(
+        update={
+            "files": {"config/eval.json": "{}"},
+            "priority_class": "batch-low",
+            "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "2Gi"}},
+        }
+    )
+    changes = Changes(backend)
+    handle = await backend.submit(spec)
+    await changes.until("r1", RunStatus.SUCCEEDED, timeout=30)
+    await backend.fetch_outputs(handle)
+    kinds = sorted(document["kind"] for document in sent)
+    assert kinds == [
+        "ConfigMap",
+        "Job",
+        "Job",
+        "PersistentVolumeClaim",
+        "PersistentVolumeClaim",
+        "PersistentVolumeClaim",
+        "Secret",
+    ]
+    for document in sent:
+        for version in ("1.20", "1.28"):
+            kubernetes_validate.validate(document, version, strict=True)
