@@ -111,3 +111,19 @@ def test_modules_stay_small() -> None:
         if (lines := len(path.read_text().splitlines())) > 300
     }
     assert too_long == {}
+
+
+CONFINED = {"lightkube": "backends/kubernetes", "httpx2": "backends/kubernetes", "dbos": "workflow"}
+
+
+@pytest.mark.parametrize("client", sorted(CONFINED))
+def test_third_party_clients_stay_in_their_adapter(client: str) -> None:
+    """The Kubernetes client lives only in the Kubernetes backend; DBOS only in workflow/."""
+    home = ROOT / CONFINED[client]
+    offences = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*.py")
+        if home not in path.parents
+        and any(name.split(".")[0] == client for name in imports_of(path))
+    ]
+    assert offences == []

@@ -187,12 +187,14 @@ class KubernetesBackend:
         task.add_done_callback(self._background.discard)
 
     async def _finalise(self, key: str, job: str, state: RunState, alive: bool) -> None:
-        """Write the run's final word on its output PVC; stop a Job a pod-level failure doomed."""
+        """Write the run's final word on its output PVC; stop a Job a pod-level failure doomed;
+        take the run's key out of the cluster."""
         informer = self._informers[key]
         try:
             await outcome.mark(informer, job, state)
             if alive and state.status is RunStatus.FAILED and outcome.doomed(state):
                 await objects.delete_job(informer.client, job, informer.namespace)
+            await objects.delete_secret(informer.client, job, informer.namespace)
         except Exception as error:  # marked again on the next change; the state stays correct
             log.warning("recording the outcome of %s failed: %s", job, error)
         finally:
@@ -225,6 +227,7 @@ class KubernetesBackend:
         cancelled = RunState(status=RunStatus.CANCELLED, reason="Cancelled", message="cancelled")
         await outcome.mark(informer, handle.name, cancelled)
         await objects.delete_job(informer.client, handle.name, informer.namespace)
+        await objects.delete_secret(informer.client, handle.name, informer.namespace)
         self._changes.put_nowait(StatusChange(handle=handle, state=cancelled))
 
     async def cleanup(self, handle: RunHandle) -> None:
@@ -245,6 +248,8 @@ class KubernetesBackend:
     ) -> AsyncIterator[str]:
         informer = await self.informer(handle.cluster or "default")
         _, pods, _ = informer.view(handle.name)
+        if not pods:  # the cache may lag a just-created pod by a moment: ask once
+            pods = await objects.pods_of(informer.client, handle.name, informer.namespace)
         if not pods:
             raise Conflict(f"run {handle.run_id} has no pod (not started yet, or removed)")
         pod = podstate.newest(pods)["metadata"]["name"]

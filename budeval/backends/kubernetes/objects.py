@@ -62,6 +62,11 @@ async def delete_job(client: AsyncClient, job: str, namespace: str) -> None:
     await _delete(client, Job, job, namespace)
 
 
+async def delete_secret(client: AsyncClient, job: str, namespace: str) -> None:
+    """The run's key leaves the cluster as soon as no pod of the run can need it again."""
+    await _delete(client, Secret, object_names(job).secret, namespace)
+
+
 async def delete_run(client: AsyncClient, job: str, namespace: str) -> list[str]:
     """Every object of one run, including pods a foreign delete may have orphaned."""
     names = object_names(job)
@@ -91,6 +96,16 @@ async def delete_run(client: AsyncClient, job: str, namespace: str) -> list[str]
 
 async def _names(listing: Any) -> list[str]:
     return [item.metadata.name async for item in listing]
+
+
+async def pods_of(client: AsyncClient, job: str, namespace: str) -> list[dict[str, Any]]:
+    """The Job's pods as the API has them now (one label-selected LIST)."""
+
+    async def read() -> list[dict[str, Any]]:
+        listing = client.list(Pod, namespace=namespace, labels={LABEL_JOB_NAME: job})
+        return [item.to_dict() async for item in listing]
+
+    return await retrying(read, f"listing the pods of {job}")
 
 
 def remove_tree(path: Path) -> None:

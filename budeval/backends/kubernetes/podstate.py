@@ -175,6 +175,16 @@ def _finished(job: Obj, pods: list[Obj], started: float | None) -> RunState | No
         return None
     finished = parse_time(failed.get("lastTransitionTime"))
     reason = failed.get("reason") or "JobFailed"
+    if (
+        reason == "BackoffLimitExceeded"
+        and newest
+        and _status(newest).get("phase")
+        not in (
+            "Failed",
+            "Succeeded",
+        )
+    ):
+        return None  # Jobs and Pods come by separate watches: wait for the pod's own failure
     if reason == "BackoffLimitExceeded" and newest and _oom_killed(newest, final=True):
         reason = "OOMKilled"
     message = _engine_reason(newest) or failed.get("message")

@@ -205,6 +205,8 @@ async def test_events_follow_the_pod_through_its_life(
     final = await changes.next("r1")
     assert final.status is RunStatus.SUCCEEDED
     assert (await backend.statuses([handle]))["r1"].status is RunStatus.SUCCEEDED
+    # the key leaves the cluster once no pod of the run can need it again
+    await kube.until(lambda: not kube.objects("secrets", NS, labels=MANAGED))
 
 
 POD_FAILURES = {

@@ -374,3 +374,17 @@ def test_inputs_are_not_modified() -> None:
     before = copy.deepcopy(pods)
     state(job(active=0), pods)
     assert pods == before
+
+
+def test_a_failed_job_waits_for_its_pods_own_failure_to_name_the_reason() -> None:
+    """Jobs and Pods arrive by separate watches: a Job marked failed while its pod still looks
+    Running must not end the run as BackoffLimitExceeded when the pod will say OOMKilled."""
+    failed_job = job(condition("Failed", "BackoffLimitExceeded", "limit"), failed=1)
+    stale = pod("Running")
+    assert state(failed_job, [stale]).status is RunStatus.RUNNING
+    oom = pod("Failed", terminated(137, "OOMKilled"))
+    assert (state(failed_job, [oom]).status, state(failed_job, [oom]).reason) == (
+        RunStatus.FAILED,
+        "OOMKilled",
+    )
+    assert state(failed_job, []).reason == "BackoffLimitExceeded"  # no pod left to wait for
