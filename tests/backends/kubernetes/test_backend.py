@@ -377,3 +377,17 @@ async def test_every_manifest_the_backend_sends_validates(
     for document in sent:
         for version in ("1.20", "1.28"):
             kubernetes_validate.validate(document, version, strict=True)
+
+
+async def test_following_logs_streams_until_the_container_ends(
+    kube: KubeApiServer, backend: KubernetesBackend
+) -> None:
+    kube.kubelet_mode = "run"
+    assert (await backend.verify()).ok
+    changes = Changes(backend)
+    handle = await backend.submit(run_spec(duration_seconds=1.0))
+    await changes.until("r1", RunStatus.RUNNING, timeout=30)
+    lines = [line async for line in backend.logs(handle, follow=True)]
+    text = "".join(lines)
+    assert "smoke: done" in text and "engine exited with code 0" in text
+    assert KEY not in text
