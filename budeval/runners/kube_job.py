@@ -18,39 +18,21 @@ or copies the environment: the API key is in it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
 
+if __package__:  # imported as budeval.runners.<name> (tests, the service image's -m)
+    from budeval.runners.output_digest import output_digest
+else:  # a script in an engine image: its own folder is first on sys.path
+    from output_digest import output_digest
+
 LIMIT = 4096
 PREFIX = "kube-job:"
 SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 MIN_SECRET = 8
-
-
-# Duplicated in kube_results.py and budeval/backends/kubernetes/artifacts.py: standalone scripts
-# cannot share code. All three must compute the same digest.
-def output_digest(root: str) -> tuple[int, int, str]:
-    """(files, bytes, digest) of the regular files under `root`; symlinks are skipped."""
-    lines, total = [], 0
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(folder, name))]
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            file_hash = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    file_hash.update(block)
-            total += os.path.getsize(path)
-            relpath = os.path.relpath(path, root).replace(os.sep, "/")
-            line = f"{relpath}\0{file_hash.hexdigest()}\n"
-            lines.append(line.encode("utf-8", "surrogateescape"))
-    return len(lines), total, hashlib.sha256(b"".join(sorted(lines))).hexdigest()
 
 
 def redact(text: str) -> str:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
-import os
 import shutil
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from budeval.errors import BackendError
+from budeval.runners.output_digest import output_digest as runner_digest
 
 BEGIN = "BUDEVAL-ARTIFACTS-BEGIN"
 END = "BUDEVAL-ARTIFACTS-END"
@@ -61,25 +60,9 @@ def decode_artifacts(log_lines: Iterable[str]) -> bytes:
     return read_artifacts(log_lines)[1]
 
 
-# Same algorithm as output_digest in budeval/runners/kube_job.py and kube_results.py (standalone
-# scripts cannot import this module). All three must compute the same digest.
 def output_digest(path: Path | str) -> str:
-    """sha256 over the sorted lines `relpath\\0sha256(file)\\n` of the regular files (no links)."""
-    root = str(path)
-    lines = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(folder, name))]
-        for name in names:
-            file = os.path.join(folder, name)
-            if os.path.islink(file) or not os.path.isfile(file):
-                continue
-            file_hash = hashlib.sha256()
-            with open(file, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    file_hash.update(block)
-            relpath = os.path.relpath(file, root).replace(os.sep, "/")
-            lines.append(f"{relpath}\0{file_hash.hexdigest()}\n".encode("utf-8", "surrogateescape"))
-    return hashlib.sha256(b"".join(sorted(lines))).hexdigest()
+    """The digest the in-job wrapper reports (one implementation: budeval/runners)."""
+    return runner_digest(str(path))[2]
 
 
 def _checked_members(tar: tarfile.TarFile) -> list[tuple[tarfile.TarInfo, PurePosixPath]]:
