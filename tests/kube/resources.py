@@ -11,6 +11,7 @@ from typing import Any
 
 CRUD = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 STATUS_VERBS = ["get", "patch", "update"]
+RBAC = "rbac.authorization.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ def _types() -> dict[str, ResourceType]:
             name_is_label=True,
         ),
         ResourceType("secrets", "secret", "Secret", "", "v1", True),
+        ResourceType(
+            "serviceaccounts",
+            "serviceaccount",
+            "ServiceAccount",
+            "",
+            "v1",
+            True,
+            short_names=("sa",),
+        ),
         ResourceType("configmaps", "configmap", "ConfigMap", "", "v1", True, short_names=("cm",)),
         ResourceType(
             "persistentvolumeclaims",
@@ -83,6 +93,15 @@ def _types() -> dict[str, ResourceType]:
             "v1",
             False,
             short_names=("sc",),
+        ),
+        *(
+            ResourceType(plural, plural[:-1], kind, RBAC, "v1", namespaced)
+            for plural, kind, namespaced in (
+                ("roles", "Role", True),
+                ("rolebindings", "RoleBinding", True),
+                ("clusterroles", "ClusterRole", False),
+                ("clusterrolebindings", "ClusterRoleBinding", False),
+            )
         ),
         ResourceType(
             "selfsubjectaccessreviews",

@@ -133,6 +133,11 @@ def validate(obj: dict[str, Any], rtype: ResourceType) -> None:
                     f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
                 )
             )
+    if rtype.kind in ("RoleBinding", "ClusterRoleBinding"):
+        ref = obj.get("roleRef") or {}
+        for key in ("apiGroup", "kind", "name"):
+            if not ref.get(key):
+                errors.append((f"roleRef.{key}", "Required value"))
     if rtype.kind == "Pod" and not ((obj.get("spec") or {}).get("containers")):
         errors.append(("spec.containers", "Required value"))
     if errors:
@@ -140,8 +145,22 @@ def validate(obj: dict[str, Any], rtype: ResourceType) -> None:
 
 
 def validate_update(old: dict[str, Any], new: dict[str, Any], rtype: ResourceType) -> None:
-    """Immutable fields: a Job's pod template and selector."""
+    """Immutable fields: a Job's pod template and selector, a (Cluster)RoleBinding's roleRef."""
     validate(new, rtype)
+    if rtype.kind in ("RoleBinding", "ClusterRoleBinding") and old.get("roleRef") != new.get(
+        "roleRef"
+    ):
+        raise invalid(
+            rtype.kind,
+            rtype.group,
+            old["metadata"]["name"],
+            [
+                (
+                    "roleRef",
+                    f"Invalid value: {json.dumps(new.get('roleRef'))}: cannot change roleRef",
+                )
+            ],
+        )
     if rtype.kind != "Job":
         return
     name = old["metadata"]["name"]

@@ -20,6 +20,7 @@ async def test_discovery_documents(kube: KubeApiServer) -> None:
             "batch": "batch/v1",
             "storage.k8s.io": "storage.k8s.io/v1",
             "authorization.k8s.io": "authorization.k8s.io/v1",
+            "rbac.authorization.k8s.io": "rbac.authorization.k8s.io/v1",
         }
         listed = {}
         for path in ("/api/v1", "/apis/batch/v1", "/apis/storage.k8s.io/v1"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,10 @@ class Informer:
         self.resync_seconds = resync_seconds
         self.watch_timeout = watch_timeout
         self.cache: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self._index: dict[str, defaultdict[str | None, set[str]]] = {
+            kind: defaultdict(set) for kind in KINDS
+        }
+        """kind → run Job name → object names: a run's view without scanning every object."""
         self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Lock()
         self._changed: dict[str, asyncio.Event] = {}
@@ -107,6 +112,9 @@ class Informer:
         fresh, version = await retrying(read, f"listing {kind}s in {self.namespace}")
         old = self.cache[kind]
         self.cache[kind] = fresh
+        self._index[kind] = defaultdict(set)
+        for name, obj in fresh.items():
+            self._index[kind][job_of(kind, obj)].add(name)
         for name in set(old) | set(fresh):
             if old.get(name) != fresh.get(name):
                 self._notify(kind, fresh.get(name) or old[name])
@@ -122,8 +130,10 @@ class Informer:
         name = obj["metadata"]["name"]
         if event == "DELETED":
             self.cache[kind].pop(name, None)
+            self._index[kind][job_of(kind, obj)].discard(name)
         elif _newer(obj, self.cache[kind].get(name)):
             self.cache[kind][name] = obj
+            self._index[kind][job_of(kind, obj)].add(name)
         else:
             return
         self._notify(kind, obj)
@@ -190,10 +200,14 @@ class Informer:
 
     def view(self, job: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict]]:
         """The Job, its Pods and its PVCs, as the API last described them."""
-        pods = [pod for pod in self.cache["Pod"].values() if job_of("Pod", pod) == job]
-        pvcs = [
-            pvc for pvc in self.cache["PersistentVolumeClaim"].values() if job_of("x", pvc) == job
-        ]
+        pods, pvcs = (
+            [
+                self.cache[kind][name]
+                for name in self._index[kind].get(job, ())
+                if name in self.cache[kind]
+            ]
+            for kind in ("Pod", "PersistentVolumeClaim")
+        )
         return self.cache["Job"].get(job), pods, pvcs
 
     def jobs(self) -> set[str]:
