@@ -28,6 +28,8 @@ import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 ANSIBLE_DIR_ENV = "BUDEVAL_TEST_ANSIBLE_DIR"
 ANSIBLE_CORE = "ansible-core==2.19.14"
 KUBERNETES = "kubernetes==37.0.2"
@@ -121,7 +123,9 @@ def ensure(say=print) -> AnsibleEnv:
             if not _installed(target):
                 started = time.monotonic()
                 _build(target)
-                say(f"\n[ansible] environment built in {time.monotonic() - started:.0f} s: {target}")
+                say(
+                    f"\n[ansible] environment built in {time.monotonic() - started:.0f} s: {target}"
+                )
     return _paths(target)
 
 
@@ -145,12 +149,17 @@ def ansible_environ(home: Path, collections: Path) -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
         "TMPDIR": str(tmp),
         "KUBECONFIG": str(home / "no-kubeconfig"),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
+
+
+@pytest.fixture(scope="session")
+def ansible() -> AnsibleEnv:
+    """The cached environment (import into a test module: `from ... import ansible as ansible`)."""
+    return ensure()
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """The Ansible playbooks: structure, modules, and the same RBAC as the chart.
 
-Parsed with yaml.safe_load (no Ansible needed). `ansible-playbook --syntax-check` runs only when
-`ansible-playbook` and the kubernetes.core collection are available (they are not in .venv).
+Parsed with yaml.safe_load (no Ansible needed), plus `ansible-playbook --syntax-check` with the
+cached Ansible environment of tests/deploy/ansible_env.py (ansible-core + kubernetes.core, built
+once per machine). test_ansible_against_server.py runs the playbooks against the API test server.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.deploy.ansible_env import AnsibleEnv, ansible_environ
+from tests.deploy.ansible_env import ansible as ansible
 from tests.deploy.rbac_table import CLUSTER_ROLE_RULES, ROLE_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,23 +151,23 @@ def test_requirements_and_inventory():
     assert inventory["all"]["hosts"]["localhost"]["ansible_connection"] == "local"
 
 
-@pytest.mark.parametrize("playbook", PLAYBOOKS)
-def test_syntax_check(playbook, tmp_path):
-    binary = shutil.which("ansible-playbook")
-    if binary is None:
-        pytest.skip("ansible-playbook is not installed (not a dependency of budeval's .venv)")
-    env = {**os.environ, "ANSIBLE_HOME": str(tmp_path), "ANSIBLE_LOCAL_TEMP": str(tmp_path)}
+def test_the_ansible_environment_has_kubernetes_core(ansible: AnsibleEnv, tmp_path):
     listed = subprocess.run(
-        [str(Path(binary).with_name("ansible-galaxy")), "collection", "list", "kubernetes.core"],
+        [str(ansible.ansible_playbook.with_name("ansible-galaxy")), "collection", "list"],
         capture_output=True,
         text=True,
-        env=env,
+        env=ansible_environ(tmp_path, ansible.collections_path),
         check=False,
     )
-    if listed.returncode != 0 or "kubernetes.core" not in listed.stdout:
-        pytest.skip("kubernetes.core is not installed (see deploy/ansible/README.md)")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "kubernetes.core 6.2.0" in " ".join(listed.stdout.split()), listed.stdout
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_syntax_check(playbook, ansible: AnsibleEnv, tmp_path):
+    env = ansible_environ(tmp_path, ansible.collections_path)
     result = subprocess.run(
-        [binary, "-i", "inventory/example.yml", "--syntax-check", playbook],
+        [str(ansible.ansible_playbook), "-i", "inventory/example.yml", "--syntax-check", playbook],
         cwd=ANSIBLE,
         capture_output=True,
         text=True,
