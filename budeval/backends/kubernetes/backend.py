@@ -160,7 +160,11 @@ class KubernetesBackend:
             key = handle.cluster or "default"
             if key not in informers:
                 informers[key] = await self.informer(key)
-            states[handle.run_id] = self.state(informers[key], handle.name)
+            state = self.state(informers[key], handle.name)
+            if state.reason == "JobMissing":  # before saying so, ask the API once
+                await informers[key].confirm(handle.name)
+                state = self.state(informers[key], handle.name)
+            states[handle.run_id] = state
         return states
 
     def _on_change(self, key: str, job: str) -> None:

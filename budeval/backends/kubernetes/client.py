@@ -92,12 +92,41 @@ def kube_errors(doing: str) -> Iterator[None]:
         raise translate(error, doing) from error
 
 
+def http_of(client: AsyncClient) -> httpx2.AsyncClient:
+    """lightkube's own httpx2 client (private, but it carries the cluster's URL, TLS and auth)."""
+    return client._client._client  # type: ignore[no-any-return]
+
+
+async def list_raw(
+    client: AsyncClient, path: str, selector: str, *, page: int = 500
+) -> tuple[list[dict[str, Any]], str]:
+    """A label-selected LIST as plain JSON, paged; returns (items, resourceVersion).
+
+    Why not `client.list`: decoding into lightkube's typed models and back to dicts cost ≈0.45 s
+    of CPU per 1,000 Jobs (measured in bench/kubernetes.py), on the event loop; plain JSON is
+    about ten times cheaper. Items of a LIST carry no kind/apiVersion, as in the real API.
+    """
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params = {"labelSelector": selector, "limit": str(page)}
+        if token:
+            params["continue"] = token
+        response = await http_of(client).get(path, params=params)
+        response.raise_for_status()
+        body = response.json()
+        items += body.get("items") or []
+        metadata = body.get("metadata") or {}
+        token = metadata.get("continue") or None
+        if token is None:
+            return items, str(metadata.get("resourceVersion") or "")
+
+
 async def server_version(client: AsyncClient) -> dict[str, Any]:
     """GET /version. lightkube has no call for it; its underlying httpx2 client does."""
-    http: httpx2.AsyncClient = client._client._client  # lightkube keeps it private
 
     async def read() -> dict[str, Any]:
-        response = await http.get("/version")
+        response = await http_of(client).get("/version")
         response.raise_for_status()
         return dict(response.json())
 

@@ -23,11 +23,18 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod
 
-from budeval.backends.kubernetes.client import retrying, status_code
+from budeval.backends.kubernetes.client import http_of, list_raw, retrying, status_code
+from budeval.errors import NotFound
 
 log = logging.getLogger(__name__)
 
 SELECTOR = {"app.kubernetes.io/managed-by": "budeval"}
+SELECTOR_TEXT = "app.kubernetes.io/managed-by=budeval"
+LIST_PATHS = {
+    "Job": "/apis/batch/v1/namespaces/{namespace}/jobs",
+    "Pod": "/api/v1/namespaces/{namespace}/pods",
+    "PersistentVolumeClaim": "/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+}
 JOB_LABEL = "budeval.io/job"
 KINDS: dict[str, Any] = {"Job": Job, "Pod": Pod, "PersistentVolumeClaim": PersistentVolumeClaim}
 RESYNCED = ("Job", "Pod")
@@ -43,6 +50,22 @@ def job_of(kind: str, obj: dict[str, Any]) -> str | None:
     if kind == "Pod":
         return labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
     return labels.get(JOB_LABEL)
+
+
+def _version(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _after(obj: dict[str, Any], version: str) -> bool:
+    """Whether `obj` was written after the snapshot at resourceVersion `version`."""
+    mine = _version(obj)
+    return mine.isdigit() and version.isdigit() and int(mine) > int(version)
+
+
+async def _get_raw(client: AsyncClient, path: str) -> dict[str, Any]:
+    response = await http_of(client).get(path)
+    response.raise_for_status()
+    return dict(response.json())
 
 
 def _newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
@@ -102,23 +125,43 @@ class Informer:
         await self.client.close()
 
     async def relist(self, kind: str) -> str:
-        """Replace the cache of `kind` with a fresh LIST; report what changed; return its RV."""
+        """Refresh the cache of `kind` from a LIST; report what changed; return its RV.
 
-        async def read() -> tuple[dict[str, dict[str, Any]], str]:
-            listing = self.client.list(KINDS[kind], namespace=self.namespace, labels=SELECTOR)
-            items = {item.metadata.name: item.to_dict() async for item in listing}
-            return items, listing.resourceVersion
-
-        fresh, version = await retrying(read, f"listing {kind}s in {self.namespace}")
+        An object the cache holds in a newer version than the LIST's snapshot (written by us or
+        seen on the watch after the LIST began) is kept: a slow LIST must not make a Job that
+        was just created look deleted.
+        """
+        path = LIST_PATHS[kind].format(namespace=self.namespace)
+        items, version = await retrying(
+            lambda: list_raw(self.client, path, SELECTOR_TEXT),
+            f"listing {kind}s in {self.namespace}",
+        )
+        fresh = {item["metadata"]["name"]: item for item in items}
         old = self.cache[kind]
-        self.cache[kind] = fresh
+        merged = dict(fresh)
+        for name, obj in old.items():
+            if name in fresh:
+                if not _newer(fresh[name], obj):
+                    merged[name] = obj
+            elif _after(obj, version):
+                merged[name] = obj
+        self.cache[kind] = merged
         self._index[kind] = defaultdict(set)
-        for name, obj in fresh.items():
+        for name, obj in merged.items():
             self._index[kind][job_of(kind, obj)].add(name)
-        for name in set(old) | set(fresh):
-            if old.get(name) != fresh.get(name):
-                self._notify(kind, fresh.get(name) or old[name])
+        for name in set(old) | set(merged):
+            if old.get(name) != merged.get(name):
+                self._notify(kind, merged.get(name) or old[name])
         return version
+
+    async def confirm(self, job: str) -> None:
+        """Ask the API for a Job the cache does not have (a safety net: normally never used)."""
+        path = LIST_PATHS["Job"].format(namespace=self.namespace) + f"/{job}"
+        try:
+            found = await retrying(lambda: _get_raw(self.client, path), f"reading Job {job}")
+        except NotFound:
+            return
+        self.remember("Job", found)
 
     def remember(self, kind: str, obj: dict[str, Any]) -> None:
         """Take an object we just wrote, before its watch event arrives (so a status question
