@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -114,7 +115,7 @@ async def list_raw(
             params["continue"] = token
         response = await http_of(client).get(path, params=params)
         response.raise_for_status()
-        body = response.json()
+        body = await asyncio.to_thread(json.loads, response.content)  # MBs: off the event loop
         items += body.get("items") or []
         metadata = body.get("metadata") or {}
         token = metadata.get("continue") or None
