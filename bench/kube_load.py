@@ -31,6 +31,7 @@ COMPONENT = "app.kubernetes.io/component"
 RUN_JOB = "budeval.io/job"
 EVAL_ID = "budeval.io/eval-id"
 TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
+RUN_ENDED = ("succeeded", "failed", "cancelled")
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -56,10 +57,6 @@ def summary(values: list[float | None]) -> dict[str, float | int] | None:
         "min": min(present),
         "mean": statistics.fmean(present),
     }
-
-
-def ms(stats: dict[str, Any] | None, key: str) -> str:
-    return "-" if not stats else f"{stats[key] * 1000:.1f}"
 
 
 # --- /proc ---------------------------------------------------------------------------------------
@@ -103,6 +100,8 @@ class ClusterClock:
     def __init__(self, server: KubeApiServer) -> None:
         self.server = server
         self.job_added: dict[str, float] = {}
+        self.job_added_rv: dict[str, int] = {}
+        self.lists: list[tuple[float, str, int, int]] = []  # LISTs served: (t, plural, rv, items)
         self.job_complete: dict[str, float] = {}
         self.reader_created: dict[str, float] = {}  # run job -> its reader Job's creation
         self.reader_pod: dict[str, str] = {}  # run job -> its reader's pod
@@ -110,9 +109,20 @@ class ClusterClock:
         self.pod_succeeded: dict[str, float] = {}
         self.pending: queue.Queue[tuple[str, str]] = queue.Queue()
         server.store.subscribe(self._listener)
+        self._list = server.cluster.api.list
+        server.cluster.api.list = self._logged_list  # type: ignore[method-assign]
 
     def close(self) -> None:
         self.server.store.unsubscribe(self._listener)
+        self.server.cluster.api.list = self._list  # type: ignore[method-assign]
+
+    def _logged_list(self, rtype: Any, namespace: str | None, *args: Any, **kwargs: Any) -> Any:
+        """Which resourceVersion each LIST of Jobs/Pods in the runs' namespace was served at."""
+        result = self._list(rtype, namespace, *args, **kwargs)
+        if namespace == NS and rtype.plural in ("jobs", "pods"):
+            version = int(result["metadata"]["resourceVersion"])
+            self.lists.append((time.time(), rtype.plural, version, len(result["items"])))
+        return result
 
     def _listener(self, event: Event) -> None:
         if event.namespace != NS or event.plural not in ("jobs", "pods"):
@@ -124,6 +134,7 @@ class ClusterClock:
         if event.plural == "jobs":
             if event.type == "ADDED":
                 self.job_added.setdefault(name, now)
+                self.job_added_rv.setdefault(name, event.rv)
                 if component == "results-reader":
                     self.reader_created.setdefault(run_job, now)
             elif name not in self.job_complete and finished(event.obj) == "Complete":
@@ -237,19 +248,45 @@ def submit_many(url: str, eval_ids: list[str], clients: int) -> list[dict[str, A
     return records
 
 
-def run_statuses(url: str) -> dict[str, int]:
-    """How many evaluations the service shows per run status (all pages of GET /evals)."""
-    counts: dict[str, int] = {}
+def all_runs(url: str) -> list[tuple[str, str, str]]:
+    """(eval id, job name, run status) of every run the service knows (all pages of GET /evals)."""
+    found = []
     with httpx.Client(base_url=url, timeout=60) as http:
         offset = 0
         while True:
             page = http.get("/evals", params={"limit": 200, "offset": offset}).json()
             for item in page["items"]:
-                for run in item["runs"]:
-                    counts[run["status"]] = counts.get(run["status"], 0) + 1
+                found += [(item["eval_id"], run["job_name"], run["status"]) for run in item["runs"]]
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
-                return counts
+                return found
+
+
+def run_statuses(url: str) -> dict[str, int]:
+    """How many runs the service shows per status."""
+    counts: dict[str, int] = {}
+    for _, _, status in all_runs(url):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def failed_evaluations(url: str) -> list[dict[str, Any]]:
+    """Every failed evaluation's run: its Job, reason and message."""
+    found = []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"status": "failed", "limit": 200, "offset": offset}
+            page = http.get("/evals", params=params).json()
+            for item in page["items"]:
+                for run in item["runs"]:
+                    found.append(
+                        {"eval_id": item["eval_id"], "job": run["job_name"]}
+                        | {"reason": run.get("reason"), "message": run.get("message")}
+                    )
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return found
 
 
 class ApiSampler(threading.Thread):

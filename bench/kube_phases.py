@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from common import iso_to_epoch
 from kube_load import (
     COMPONENT,
     NS,
+    RUN_ENDED,
     TERMINAL,
     ApiSampler,
     ClusterClock,
     PodDriver,
     cpu_of,
+    failed_evaluations,
     machine_busy,
     proc_status,
     run_statuses,
@@ -59,24 +62,77 @@ def phase_submit(url: str, clock: ClusterClock, ids: list[str], warmup: int) -> 
     }
 
 
+def settle(url: str, driver: PodDriver, submitted: int, seconds: float) -> dict[str, Any]:
+    """Wait until every run pod is Running and the service shows every run running or ended."""
+    started = time.monotonic()
+    deadline = started + seconds
+    while len(driver.started) < submitted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pods = time.monotonic()
+    counts: dict[str, int] = {}
+    timeline = []  # (seconds, run statuses) every 2 s: how the service catches up
+    while time.monotonic() < deadline:
+        counts = run_statuses(url)
+        timeline.append((round(time.monotonic() - started, 1), counts))
+        if sum(counts.get(s, 0) for s in ("running", *RUN_ENDED)) >= submitted:
+            break
+        time.sleep(2.0)
+    return {
+        "pods_running_after_s": round(pods - started, 2),
+        "service_saw_all_after_s": round(time.monotonic() - started, 2),
+        "run_statuses": counts,
+        "timed_out": time.monotonic() >= deadline,
+        "timeline": timeline,
+    }
+
+
+def race_evidence(clock: ClusterClock, failed: list[dict[str, Any]]) -> dict[str, Any]:
+    """For runs failed as JobMissing: was their Job created just after a resync LIST of Jobs was
+    served (the LIST's snapshot cannot contain it, and replacing the cache with it drops it)?
+    Compared with every other run: seconds from the last Jobs LIST to the Job's creation."""
+    lists = sorted((rv, t) for t, plural, rv, _ in clock.lists if plural == "jobs")
+
+    def since_list(job: str) -> float | None:
+        rv, t_job = clock.job_added_rv.get(job), clock.job_added.get(job)
+        before = [t for list_rv, t in lists if rv is not None and list_rv < rv]
+        return t_job - before[-1] if before and t_job is not None else None
+
+    missing = {f["job"] for f in failed if f["reason"] == "JobMissing"}
+    others = [
+        job for job in clock.job_added_rv if job not in missing and not job.startswith("read-")
+    ]
+    return {
+        "jobs_lists_served": [(round(t, 3), rv, n) for t, p, rv, n in clock.lists if p == "jobs"],
+        "job_missing": len(missing),
+        "job_missing_whose_job_was_created": sum(1 for j in missing if j in clock.job_added),
+        "seconds_from_last_jobs_list_to_creation_job_missing": summary(
+            [since_list(j) for j in missing]
+        ),
+        "seconds_from_last_jobs_list_to_creation_others": summary([since_list(j) for j in others]),
+    }
+
+
 def phase_ramp(
     url: str, server: KubeApiServer, clock: ClusterClock, driver: PodDriver, ids: list[str],
-    clients: int, total: int, pid: int,
+    clients: int, already: int, topups: int, pid: int,
 ) -> dict[str, Any]:  # fmt: skip
+    """Submit `ids` with `clients` clients, wait until the service has settled; then, for every
+    evaluation that ended while it should still be running, submit one more (`topups` rounds),
+    so that the steady state does have len(ids) + already live evaluations."""
+    target = len(ids) + already
     started, cpu = time.time(), cpu_of(pid)
     records = submit_many(url, ids, clients)
     posted = time.time()
-    deadline = time.monotonic() + 300
-    while len(driver.started) < total and time.monotonic() < deadline:
-        time.sleep(0.2)
-    pods_running = time.time()
-    counts: dict[str, int] = {}
-    while time.monotonic() < deadline:  # until the service has seen every run Running
-        counts = run_statuses(url)
-        if counts.get("running", 0) >= total:
+    rounds = [{"submitted": len(records)} | settle(url, driver, target, 600)]
+    extra = iter(f"{ids[-1]}-more-{i:04d}" for i in range(target))
+    for _ in range(topups):
+        missing = target - rounds[-1]["run_statuses"].get("running", 0)
+        if missing <= 0:
             break
-        time.sleep(1.0)
-    settled = time.time()
+        more = submit_many(url, [next(extra) for _ in range(missing)], clients)
+        records += more
+        rounds.append({"submitted": len(more)} | settle(url, driver, already + len(records), 600))
+    failed = failed_evaluations(url)
     added = clock.job_added
     created = [added[r["job"]] - r["t_post"] for r in records if r.get("job") in added]
     return {
@@ -84,15 +140,30 @@ def phase_ramp(
         "submitted": len(records),
         "errors": [r for r in records if "error" in r][:20],
         "post_seconds": round(posted - started, 2),
-        "submissions_per_s": round(len(records) / (posted - started), 2),
-        "all_pods_running_after_s": round(pods_running - started, 2),
-        "service_saw_all_running_after_s": round(settled - started, 2),
-        "run_statuses_at_end": counts,
+        "submissions_per_s": round(len(ids) / (posted - started), 2),
+        "rounds": rounds,
+        "live_at_end": rounds[-1]["run_statuses"].get("running", 0),
+        "seconds": round(time.time() - started, 2),
         "service_cpu_s": round(cpu_of(pid) - cpu, 2),
         "post_to_response": summary([r["t_response"] - r["t_post"] for r in records]),
         "post_to_job": summary(created),
         "jobs_on_server": len(server.objects("jobs", NS, {COMPONENT: "run"})),
+        "failed": failed[:50],
+        "failed_reasons": dict(Counter(str(f["reason"]) for f in failed)),
+        "race_evidence": race_evidence(clock, failed),
     }
+
+
+def quiesce(pid: int, limit: float, cores: float = 0.2, window: float = 3.0) -> float:
+    """Wait until the service used < `cores` over `window` s (the ramp's wake-ups drained);
+    returns how long that took (at most `limit`)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        cpu = cpu_of(pid)
+        time.sleep(window)
+        if (cpu_of(pid) - cpu) / window < cores:
+            break
+    return round(time.monotonic() - started, 1)
 
 
 def phase_steady(

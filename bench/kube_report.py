@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kube_load import ms
+
+def ms(stats: dict[str, Any] | None, key: str) -> str:
+    return "-" if not stats else f"{stats[key] * 1000:.1f}"
 
 
 def _typical(block: dict[str, Any] | None, key: str) -> float | None:
@@ -106,13 +108,24 @@ def report(result: dict[str, Any]) -> dict[str, bool | None]:
             f"test server + bench {steady['bench_process_cores']} cores, "
             f"other {steady['other_cores']} cores"
         )
-    if ramp:
+    if ramp.get("rounds"):  # files from before the top-up rounds lack them
+        first = ramp["rounds"][0]
         print(
-            f"  ramp: {ramp['submitted']} POSTs in {ramp['post_seconds']} s "
-            f"({ramp['submissions_per_s']}/s), all pods Running after "
-            f"{ramp['all_pods_running_after_s']} s, service saw all running after "
-            f"{ramp['service_saw_all_running_after_s']} s; errors {len(ramp['errors'])}"
+            f"  ramp: {ramp['submitted']} POSTs ({ramp['submissions_per_s']}/s in the first "
+            f"round), pods Running {first['pods_running_after_s']} s and the service settled "
+            f"{first['service_saw_all_after_s']} s after the last POST; {len(ramp['rounds'])} "
+            f"round(s); live at end {ramp['live_at_end']}; failed {ramp['failed_reasons']}; "
+            f"service CPU {ramp['service_cpu_s']} s over {ramp['seconds']} s"
         )
+        evidence = ramp.get("race_evidence") or {}
+        if evidence.get("job_missing"):
+            gap_missing = evidence["seconds_from_last_jobs_list_to_creation_job_missing"]
+            gap_others = evidence["seconds_from_last_jobs_list_to_creation_others"]
+            print(
+                f"  JobMissing: {evidence['job_missing']} runs, Jobs created "
+                f"{ms(gap_missing, 'min')} to {ms(gap_missing, 'max')} ms after a Jobs LIST "
+                f"(p50 {ms(gap_missing, 'p50')} ms; other runs p50 {ms(gap_others, 'p50')} ms)"
+            )
     print("\n  one status check of N jobs (median; seconds)")
     for key, row in compare.items():
         cells = ", ".join(f"{name}={value:.4g}" for name, value in row.items() if value is not None)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shlex
 import shutil
 import sys
@@ -44,15 +45,14 @@ from ansible_env import SetupError, ensure  # noqa: E402
 from common import Service, code_version  # noqa: E402
 from kube_compare import SMALL_NS, backend_checks, copy_runs, seeds_checks  # noqa: E402
 from kube_load import (  # noqa: E402
-    COMPONENT,
-    EVAL_ID,
     NS,
     ClusterClock,
     PodDriver,
+    all_runs,
     cpu_of,
     proc_status,
 )
-from kube_phases import phase_detect, phase_ramp, phase_steady, phase_submit  # noqa: E402
+from kube_phases import phase_detect, phase_ramp, phase_steady, phase_submit, quiesce  # noqa: E402
 from latency import machine, throwaway_postgres  # noqa: E402
 
 from tests.kube import KubeApiServer  # noqa: E402
@@ -72,7 +72,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8, help="phase 2 concurrent clients")
     parser.add_argument("--api-rate", type=float, default=5.0, help="phase 3 GETs per second")
     parser.add_argument("--detections", type=int, default=30)
-    parser.add_argument("--settle-seconds", type=float, default=5.0, help="before phase 3")
+    parser.add_argument("--topups", type=int, default=3, help="rounds replacing ended evals")
+    parser.add_argument("--drain-limit", type=float, default=180.0, help="max wait, phase 3")
     parser.add_argument("--repeats", type=int, default=20, help="phase 5 backend repeats")
     parser.add_argument("--ansible-repeats", type=int, default=3, help="per label-selected N")
     parser.add_argument("--ansible-per-job", type=int, default=10, help="one-Job playbooks")
@@ -95,6 +96,8 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, store_url: str, dbos_url: str) -> int:
+    import budeval.backends.kubernetes.backend  # noqa: F401  (phase 5: the code the service runs)
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     home = Path(tempfile.mkdtemp(prefix="budeval-bench-kube-"))
     code = code_version()
@@ -137,24 +140,27 @@ def run(args: argparse.Namespace, store_url: str, dbos_url: str) -> int:
         print(f"  phase 1: {args.sequential} sequential submissions", flush=True)
         result["submit"] = phase_submit(service.url, clock, ids[: args.sequential], args.warmup)
         print(f"  phase 2: ramp to {args.evaluations} ({args.clients} clients)", flush=True)
-        result["ramp"] = phase_ramp(service.url, server, clock, driver, ids[args.sequential :],
-                                    args.clients, args.evaluations, pid)  # fmt: skip
-        print(f"    {json.dumps({k: v for k, v in result['ramp'].items() if k != 'errors'})}")
-        run_jobs = server.objects("jobs", NS, {COMPONENT: "run"})
-        jobs = {j["metadata"]["annotations"][EVAL_ID]: j["metadata"]["name"] for j in run_jobs}
-        live = [(e, jobs[e]) for e in ids if e in jobs]
-        time.sleep(args.settle_seconds)  # let the last workflows' checks finish
+        rest = ids[args.sequential :]
+        result["ramp"] = phase_ramp(service.url, server, clock, driver, rest, args.clients,
+                                    args.sequential, args.topups, pid)  # fmt: skip
+        shown = ("submitted", "post_seconds", "submissions_per_s", "rounds", "live_at_end",
+                 "failed_reasons", "service_cpu_s")  # fmt: skip
+        print(f"    {json.dumps({k: result['ramp'][k] for k in shown})}", flush=True)
+        live = [(e, j) for e, j, status in all_runs(service.url) if status == "running"]
+        # the ramp's last status hints still wake workflows for a while: wait until that is over
+        result["drain_s"] = quiesce(pid, args.drain_limit)
+        print(f"    service quiet after {result['drain_s']} s", flush=True)
         print(f"  phase 3: steady state, {args.steady_seconds:g} s", flush=True)
         result["steady"] = phase_steady(service.url, server, pid, args.steady_seconds,
                                         args.api_rate, live or [(ids[0], "")])  # fmt: skip
         print(f"  phase 4: detection latency, {args.detections} evaluations", flush=True)
-        targets = [(e, j) for e, j in live[args.warmup :]][: args.detections]
+        targets = random.Random(1).sample(live, min(args.detections, len(live)))
         result["detect"] = phase_detect(service.url, server, clock, targets)
         result["rss_mb_after_detect"] = round(proc_status(pid)["VmRSS"] / 1024, 1)
         print("  phase 5: one status check of N jobs: backend vs ansible", flush=True)
-        all_runs = sorted(clock.pod_of_job)
-        copy_runs(server, all_runs[:100], SMALL_NS)
-        namespaces = {100: SMALL_NS, len(all_runs): NS}
+        every_job = sorted(clock.pod_of_job)
+        copy_runs(server, every_job[:100], SMALL_NS)
+        namespaces = {100: SMALL_NS, len(every_job): NS}
         result["compare"] = {"backend": backend_checks(server, namespaces, args.repeats, home)}
         if args.no_ansible:
             result["compare"]["seeds"] = {"skipped": "--no-ansible"}
@@ -162,13 +168,14 @@ def run(args: argparse.Namespace, store_url: str, dbos_url: str) -> int:
             try:
                 ansible = ensure(args.ansible_root)
                 result["compare"]["seeds"] = seeds_checks(
-                    ansible, server, namespaces, all_runs, args.ansible_repeats,
+                    ansible, server, namespaces, every_job, args.ansible_repeats,
                     args.ansible_per_job,
                 )  # fmt: skip
             except (SetupError, RuntimeError) as error:
                 print(f"  phase 5b skipped: {error}")
                 result["compare"]["seeds"] = {"skipped": str(error)}
         result["rss_mb_end"] = round(proc_status(pid)["VmRSS"] / 1024, 1)
+        result["code_at_end"] = code_version()  # others commit to this checkout meanwhile
     finally:
         service.stop()
         driver.stopping.set()
