@@ -172,16 +172,16 @@ async def finish(eval_id: str, outcome: MonitorOutcome, extraction: Extraction) 
     await asyncio.to_thread(
         services.store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
-    forget_api_key(record.spec)
+    forget_api_key(record.spec, cleaned=record.cleaned_at is not None)
     EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
 
 
-def forget_api_key(spec: EvaluationSpec) -> None:
-    """Drop the key once the runs ended. A request's kubeconfig stays until cleanup: removing
-    the evaluation's cluster objects needs it."""
+def forget_api_key(spec: EvaluationSpec, cleaned: bool = False) -> None:
+    """Drop the key once the runs ended. A request's kubeconfig stays until cleanup (removing
+    the evaluation's cluster objects needs it), unless a cleanup already ran."""
     secrets = current().secrets
-    if not spec.cluster.startswith(REQUEST_PREFIX):
+    if cleaned or not spec.cluster.startswith(REQUEST_PREFIX):
         secrets.delete(spec.secret_name)
         return
     with contextlib.suppress(NotFound):
