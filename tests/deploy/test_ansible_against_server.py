@@ -211,27 +211,48 @@ def test_check_fails_before_prepare_and_passes_after(prepared: Prepared) -> None
     assert before.writes == {} and after.writes == {}  # read-only
 
 
-def test_check_reports_a_role_that_differs_from_the_backends(
-    prepared: Prepared, ansible: AnsibleEnv, tmp_path: Path
-) -> None:
-    """A cluster prepared by hand (or an old playbook) with one verb short fails the check."""
+def check_a_copy(
+    prepared: Prepared, ansible: AnsibleEnv, tmp_path: Path, *, skip: str = "", short: bool = False
+) -> Any:
+    """check-cluster.yml on a copy of the prepared cluster, without kind `skip` and, with
+    `short`, with one verb missing from the Role."""
     with KubeApiServer() as kube:
         source = prepared.kube
         kube.create("namespaces", {"metadata": {"name": NS, "labels": LABELS}})
         for plural, namespace in MADE.items():
+            if plural == skip:
+                continue
             for made in source.objects(plural, namespace or None):
                 body = copy.deepcopy(made)
                 body["metadata"] = {k: made["metadata"][k] for k in ("name", "labels")}
                 body.pop("status", None)
-                if plural == "roles":
+                if plural == "roles" and short:
                     body["rules"][0]["verbs"].remove("delete")  # jobs: no delete
                 kube.create(plural, body, namespace=namespace)
         kube.wait(lambda: bound(kube))
-        run = Playbooks(ansible, kube, tmp_path).run("check-cluster.yml")
+        return Playbooks(ansible, kube, tmp_path).run("check-cluster.yml")
+
+
+def test_check_reports_a_role_that_differs_from_the_backends(
+    prepared: Prepared, ansible: AnsibleEnv, tmp_path: Path
+) -> None:
+    """A cluster prepared by hand (or an old playbook) with one verb short fails the check."""
+    run = check_a_copy(prepared, ansible, tmp_path, short=True)
     assert run.returncode != 0 and run.recap["failed"] == 1, run.output
     assert run.failure == (
         f"Role/RoleBinding {SA} in {NS} are missing or differ from rbac-vars.yml; "
         "run prepare-cluster.yml."
+    )
+
+
+@pytest.mark.parametrize("missing", ["serviceaccounts", "clusterrolebindings"])
+def test_check_reports_a_missing_identity_or_cluster_binding(
+    prepared: Prepared, ansible: AnsibleEnv, tmp_path: Path, missing: str
+) -> None:
+    run = check_a_copy(prepared, ansible, tmp_path, skip=missing)
+    assert run.returncode != 0 and run.recap["failed"] == 1, run.output
+    assert ("ServiceAccount" if missing == "serviceaccounts" else "ClusterRoleBinding") in (
+        run.failure or ""
     )
 
 
