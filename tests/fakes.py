@@ -13,8 +13,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from budeval.backends.base import RunHandle, RunSpec, RunState, StatusChange, VerifyReport
+from budeval.config import Settings
+from budeval.engines.registry import default_registry
 from budeval.errors import BackendError, TransientError
+from budeval.secrets import LocalSecretStore
 from budeval.status import RunStatus
+from budeval.store import open_store
+from budeval.workflow.services import Services
 
 
 class FakeBackend:
@@ -109,3 +114,17 @@ class FakeBackend:
 
     async def cleanup(self, handle: RunHandle) -> None:
         self.states.pop(handle.run_id, None)
+
+
+def fake_services(settings: Settings) -> tuple[Services, FakeBackend]:
+    """Real store, engines and secret store around an in-memory backend named `fake`."""
+    settings.ensure_dirs()
+    backend = FakeBackend(settings.home / "outputs")
+    services = Services(
+        settings=settings,
+        store=open_store(settings.store_url),
+        engines=default_registry(),
+        backends={"fake": backend},  # type: ignore[dict-item]
+        secrets=LocalSecretStore(settings.secrets_dir),
+    )
+    return services, backend

@@ -18,27 +18,15 @@ from budeval.api import streaming
 from budeval.api.problems import install_handlers
 from budeval.api.routes import evals
 from budeval.config import Settings
-from budeval.engines.registry import default_registry
 from budeval.errors import NotFound
-from budeval.secrets import LocalSecretStore
 from budeval.spec import DatasetRun, EvaluationSpec, ModelSpec
-from budeval.store import open_store
 from budeval.workflow.services import Services
-from tests.fakes import FakeBackend
+from tests.fakes import FakeBackend, fake_services
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[TestClient, Services, FakeBackend]]:
-    settings = Settings(home=tmp_path)
-    settings.ensure_dirs()
-    backend = FakeBackend(tmp_path / "outputs")
-    services = Services(
-        settings=settings,
-        store=open_store(settings.store_url),
-        engines=default_registry(),
-        backends={"fake": backend},  # type: ignore[dict-item]
-        secrets=LocalSecretStore(settings.secrets_dir),
-    )
+    services, backend = fake_services(Settings(home=tmp_path))
     for eval_id in ("ev-1", "ev-2"):
         spec = EvaluationSpec(
             eval_id=eval_id,

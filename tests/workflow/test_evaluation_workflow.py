@@ -18,16 +18,13 @@ import pytest_asyncio
 
 from budeval.backends.base import VerifyReport
 from budeval.config import Settings
-from budeval.engines.registry import default_registry
 from budeval.events.models import EVALUATION_PROGRESS
-from budeval.secrets import LocalSecretStore
 from budeval.spec import DatasetRun, EvaluationSpec, ModelSpec
 from budeval.status import RunStatus
-from budeval.store import open_store
 from budeval.workflow import commands, runtime
 from budeval.workflow.relay import StatusRelay
 from budeval.workflow.services import Services
-from tests.fakes import FakeBackend
+from tests.fakes import FakeBackend, fake_services
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -36,15 +33,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Services]:
     home = tmp_path_factory.mktemp("wf-home")
     settings = Settings(home=home, poll_interval_seconds=0.2, progress_every_checks=2)
-    settings.ensure_dirs()
-    backend = FakeBackend(home / "outputs")
-    services = Services(
-        settings=settings,
-        store=open_store(settings.store_url),
-        engines=default_registry(),
-        backends={"fake": backend},  # type: ignore[dict-item]
-        secrets=LocalSecretStore(settings.secrets_dir),
-    )
+    services, _ = fake_services(settings)
     await runtime.launch(services)
     # events only: a periodic sweep would also call statuses() and absorb injected faults
     no_sweeps = settings.model_copy(update={"poll_interval_seconds": 3600})
