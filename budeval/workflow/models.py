@@ -13,6 +13,8 @@ STATUS_TOPIC = "budeval.status"
 class Begun(BaseModel, frozen=True):
     started_at: float
     backend: str
+    cancel_requested: bool = False
+    """Cancelled before the workflow began (e.g. started late by the reconciler)."""
 
 
 class Check(BaseModel, frozen=True):
