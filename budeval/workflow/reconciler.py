@@ -6,7 +6,8 @@ workflow can end without a final status (an older build let a step's error kill 
 cancelled it; the body's last step failed too). One pass: one query for unfinished evaluations,
 one DBOS query for their workflows. No workflow → start it (workflow id = eval id, so a start
 racing the API's own is the same workflow). Ended workflow → end the evaluation `failed` with the
-reason (a granted cancel makes it `cancelled`), stop its runs, forget its key.
+reason (a granted cancel makes it `cancelled`); the workflow's last step does that, so
+the runs are stopped and the key is forgotten the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 
 from dbos import DBOS, SetWorkflowID
 
-from budeval.backends.base import RunHandle
 from budeval.status import EvalStatus
 from budeval.workflow import steps
 from budeval.workflow.evaluation import evaluate
@@ -37,7 +37,10 @@ class Reconciler:
 
     async def start(self) -> None:
         """One pass now (before the service is ready), then one every interval."""
-        await self.reconcile()
+        try:
+            await self.reconcile()
+        except Exception:  # the store or DBOS is down: the periodic pass tries again
+            log.exception("start-up reconcile pass failed")
         self._task = asyncio.create_task(self._forever(), name="budeval-reconciler")
 
     async def stop(self) -> None:
@@ -82,13 +85,6 @@ class Reconciler:
         record = await asyncio.to_thread(store.get_evaluation, eval_id)
         if record.status.terminal:  # its workflow's last step won the race with this pass
             return False
-        for run in record.runs:
-            if run.handle is not None and not run.status.terminal:
-                handle = RunHandle.model_validate(run.handle)
-                try:
-                    await self.services.backend_of(handle).cancel(handle)
-                except Exception as error:  # best effort: the collector removes leftovers
-                    log.warning("could not stop run %s: %s", run.id, type(error).__name__)
         message = (
             f"its workflow ended ({workflow_status}) without a final status; "
             "the service ended the evaluation"

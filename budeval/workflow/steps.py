@@ -33,6 +33,7 @@ from budeval.preflight import check_endpoint
 from budeval.results.models import ParsedResults
 from budeval.spec import EvaluationSpec
 from budeval.status import EvalStatus, RunStatus
+from budeval.store import EvaluationRecord
 from budeval.workflow.models import Begun, Check, Deployment, Extraction, MonitorOutcome
 from budeval.workflow.outcome import final_status
 from budeval.workflow.retry import retry, retrying
@@ -251,6 +252,7 @@ async def fail_early(eval_id: str, status: EvalStatus, reason: str, message: str
     store = services.store
     record = await asyncio.to_thread(store.get_evaluation, eval_id)
     run_status = RunStatus.CANCELLED if status is EvalStatus.CANCELLED else RunStatus.FAILED
+    await _stop_unfinished(record)
     for run in record.runs:
         await asyncio.to_thread(
             store.update_run, run.id, run_status, reason=reason, message=message
@@ -261,6 +263,19 @@ async def fail_early(eval_id: str, status: EvalStatus, reason: str, message: str
     forget_api_key(record.spec)
     EVALUATIONS_FINISHED.labels(status=status.value).inc()
     return status.value
+
+
+async def _stop_unfinished(record: EvaluationRecord) -> None:
+    """Best effort: runs the evaluation gives up on should not go on using the endpoint."""
+    services = current()
+    for run in record.runs:
+        if run.handle is None or run.status.terminal:
+            continue
+        handle = RunHandle.model_validate(run.handle)
+        try:
+            await services.backend_of(handle).cancel(handle)
+        except Exception as error:  # the backend is what failed; the collector removes leftovers
+            log.warning("could not stop run %s: %s: %s", run.id, type(error).__name__, error)
 
 
 def describe(error: BaseException) -> tuple[str, str]:

@@ -80,6 +80,7 @@ async def test_status_checks_failing_beyond_retries_end_failed(world: Services) 
     assert (record.status, record.reason) == ("failed", "Unavailable")
     assert "HTTP 500" in (record.message or "")
     assert {run.status for run in record.runs} == {RunStatus.FAILED}
+    assert {"end-status-smoke-a", "end-status-smoke-b"} <= set(backend.cancelled)  # stopped
     assert not world.secrets.exists("key-end-status")
 
 
