@@ -179,6 +179,11 @@ class Store:
                 handle=handle,
             )
 
+    def mark_results_unreadable(self, run_id: str, message: str) -> bool:
+        """A `succeeded` run whose results cannot be read becomes `failed` (ResultsUnreadable)."""
+        with transaction(self._writer) as session:
+            return runs.results_unreadable(session, run_id, message)
+
     def set_run_handle(self, run_id: str, handle: dict[str, Any]) -> None:
         with transaction(self._writer) as session:
             runs.set_handle(session, run_id, handle)

@@ -189,6 +189,9 @@ async def extract(eval_id: str, handles: list[RunHandle], outcome: MonitorOutcom
             parsed = await _read_results(spec, handle)
         except Exception as error:  # per run: one unreadable run must not cost the others
             unreadable[handle.run_id] = f"results unreadable: {_cause(error)}"[:500]
+            await asyncio.to_thread(
+                services.store.mark_results_unreadable, handle.run_id, unreadable[handle.run_id]
+            )
             continue
         scores += await asyncio.to_thread(
             services.store.store_results, eval_id, handle.run_id, parsed
@@ -261,8 +264,9 @@ async def fail_early(eval_id: str, status: EvalStatus, reason: str, message: str
         store.set_evaluation_status, eval_id, status, reason=reason, message=message
     )
     forget_api_key(record.spec)
-    EVALUATIONS_FINISHED.labels(status=status.value).inc()
-    return status.value
+    ended = (await asyncio.to_thread(store.get_evaluation, eval_id)).status
+    EVALUATIONS_FINISHED.labels(status=ended.value).inc()
+    return ended.value
 
 
 async def _stop_unfinished(record: EvaluationRecord) -> None:

@@ -56,6 +56,10 @@ async def test_an_unreadable_run_does_not_block_the_other_runs_scores(world: Ser
     assert "end-extract-smoke-a" in (record.message or "")
     assert "HTTP 500" in (record.message or "")
     assert [s.value for s in world.store.get_scores("end-extract")] == [0.9]
+    runs = {run.dataset: run for run in record.runs}
+    assert (runs["smoke-a"].status, runs["smoke-a"].reason) == ("failed", "ResultsUnreadable")
+    assert "HTTP 500" in (runs["smoke-a"].message or "")
+    assert runs["smoke-b"].status == "succeeded"
     assert not world.secrets.exists("key-end-extract")
 
 
