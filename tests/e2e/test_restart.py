@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from pathlib import Path
+
+import httpx
 
 from budeval.api.schemas import StartFull, full_to_spec
 from budeval.config import Settings
 from budeval.engines.base import API_KEY_SECRET_KEY, run_name
 from budeval.secrets import LocalSecretStore
 from budeval.store import open_store
-from tests.service import Service, smoke_request, wait_for
+from tests.service import TERMINAL, Service, smoke_request, wait_for
 
 
 def test_kill9_mid_monitor_then_restart_finishes_exactly_once(fresh_service: Service) -> None:
@@ -96,3 +100,29 @@ def test_rows_committed_without_a_workflow_end_after_a_restart(fresh_service: Se
     replay = service.start_eval(smoke_request("lost-1", ["smoke-a"]))
     assert (replay.status_code, replay.json()["status"]) == (200, "succeeded")
     assert not list((service.home / "secrets").glob("*lost*"))
+
+
+def test_kill9_during_a_burst_of_starts_leaves_nothing_unfinished(fresh_service: Service) -> None:
+    """A real `kill -9` while starts are in flight: whatever got committed ends after restart."""
+    service = fresh_service.start()
+    answered = threading.Semaphore(0)
+
+    def post(index: int) -> None:
+        with contextlib.suppress(httpx.TransportError):
+            service.start_eval(smoke_request(f"burst-{index}", ["smoke-a"]))
+            answered.release()
+
+    threads = [threading.Thread(target=post, args=(i,), daemon=True) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    assert answered.acquire(timeout=30)  # the service is inside a burst of starts
+    service.kill9()
+    for thread in threads:
+        thread.join(30)
+    service.start()
+
+    def unfinished() -> list[str]:
+        listed = service.http.get("/evals", params={"limit": 100}).json()["items"]
+        return [item["eval_id"] for item in listed if item["status"] not in TERMINAL]
+
+    wait_for(lambda: not unfinished(), 60, "every committed evaluation to end")
