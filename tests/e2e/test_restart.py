@@ -126,3 +126,5 @@ def test_kill9_during_a_burst_of_starts_leaves_nothing_unfinished(fresh_service:
         return [item["eval_id"] for item in listed if item["status"] not in TERMINAL]
 
     wait_for(lambda: not unfinished(), 60, "every committed evaluation to end")
+    listed = service.http.get("/evals", params={"limit": 100}).json()["items"]
+    assert listed and {item["status"] for item in listed} == {"succeeded"}  # no key was lost

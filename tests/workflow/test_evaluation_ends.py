@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from budeval.errors import BackendError, Conflict, TransientError
 from budeval.status import RunStatus
 from budeval.workflow import commands
+from budeval.workflow.models import Begun
 from budeval.workflow.services import Services
 from tests.workflow.support import ended, fake, launched, spec, until
 
@@ -154,3 +155,13 @@ async def test_a_cancel_between_the_runs_end_and_the_final_status_is_honoured(
     assert answered is not None and answered.status == "cancelling"
     assert record.status == "cancelled"
     assert [s.value for s in world.store.get_scores("end-late")] == [0.5]  # kept all the same
+
+
+async def test_a_checkpoint_of_an_older_build_still_loads() -> None:
+    """Workflows in flight during an upgrade replay `begin`'s pickled output (same version)."""
+    older = Begun(started_at=1.0, backend="fake")
+    state = older.__getstate__()
+    del state["__dict__"]["cancel_requested"]
+    revived = Begun.__new__(Begun)
+    revived.__setstate__(state)
+    assert revived == older and revived.cancel_requested is False
