@@ -13,6 +13,7 @@ from dbos import DBOS, SetWorkflowID
 
 from budeval.api.schemas import secret_name
 from budeval.engines.base import API_KEY_SECRET_KEY, run_name
+from budeval.errors import Conflict
 from budeval.status import RunStatus
 from budeval.workflow import commands
 from budeval.workflow.reconciler import Reconciler
@@ -98,3 +99,21 @@ async def test_a_workflow_that_died_leaves_no_unfinished_evaluation(world: Servi
     assert "ERROR" in (record.message or "")
     assert record.runs[0].status == RunStatus.FAILED
     assert not world.secrets.exists(secret_name("rc-died"))
+
+
+async def test_the_key_is_stored_before_the_rows_and_never_for_a_refused_start(
+    world: Services,
+) -> None:
+    first = spec("rc-key", ["smoke-a"])
+    await commands.start(world, first, "sk-first")
+    await until(lambda: "rc-key-smoke-a" in fake(world).specs)  # running: its key is kept
+    other_body = first.model_copy(update={"experiment_id": "another"})
+    with pytest.raises(Conflict):
+        await commands.start(world, other_body, "sk-second")
+    assert world.secrets.get("key-rc-key")[API_KEY_SECRET_KEY] == "sk-first"
+    thief = spec("rc-thief", ["smoke-a"]).model_copy(update={"datasets": first.datasets})
+    with pytest.raises(Conflict):  # its run id belongs to rc-key
+        await commands.start(world, thief, "sk-thief")
+    assert not world.secrets.exists("key-rc-thief")
+    fake(world).finish("rc-key-smoke-a", 1.0)
+    assert (await ended(world, "rc-key")).status == "succeeded"
