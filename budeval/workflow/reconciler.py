@@ -70,14 +70,20 @@ class Reconciler:
         started, ended = [], []
         for eval_id in ids:
             workflow = workflows.get(eval_id)
-            if workflow is None:
-                with SetWorkflowID(eval_id):
-                    await DBOS.start_workflow_async(evaluate, eval_id)
-                started.append(eval_id)
-            elif workflow.status in ENDED and await self._end(eval_id, workflow.status):
-                ended.append(eval_id)
+            try:
+                if workflow is None:
+                    with SetWorkflowID(eval_id):
+                        await DBOS.start_workflow_async(evaluate, eval_id)
+                    started.append(eval_id)
+                elif workflow.status in ENDED and await self._end(eval_id, workflow.status):
+                    ended.append(eval_id)
+            except Exception:  # one evaluation's trouble must not stop the others' repair
+                log.exception("could not reconcile evaluation %s", eval_id)
         if started or ended:
-            log.warning("reconciled: started workflows %s, ended evaluations %s", started, ended)
+            log.warning(
+                "reconciled: started %d workflow(s) %s, ended %d evaluation(s) %s",
+                len(started), started[:20], len(ended), ended[:20],
+            )  # fmt: skip
         return started, ended
 
     async def _end(self, eval_id: str, workflow_status: str) -> bool:
