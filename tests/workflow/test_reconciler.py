@@ -5,6 +5,7 @@ a final status is ended `failed` with a reason; a cancel requested meanwhile end
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -117,3 +118,16 @@ async def test_the_key_is_stored_before_the_rows_and_never_for_a_refused_start(
     assert not world.secrets.exists("key-rc-thief")
     fake(world).finish("rc-key-smoke-a", 1.0)
     assert (await ended(world, "rc-key")).status == "succeeded"
+
+
+async def test_the_periodic_pass_repairs_without_a_restart(world: Services) -> None:
+    often = world.settings.model_copy(update={"reconcile_interval_seconds": 0.1})
+    reconciler = Reconciler(dataclasses.replace(world, settings=often))
+    await reconciler.start()
+    try:
+        rows_only(world, "rc-periodic")  # lost after the start-up pass
+        await until(lambda: "rc-periodic-smoke-a" in fake(world).specs)
+    finally:
+        await reconciler.stop()
+    fake(world).finish("rc-periodic-smoke-a", 1.0)
+    assert (await ended(world, "rc-periodic")).status == "succeeded"
