@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     """How many local engine processes may run at once; more wait as `scheduled`."""
     log_tail_lines: int = Field(default=40, ge=1, le=1000)
     cancel_grace_seconds: float = Field(default=10.0, ge=0)
+    step_retry_attempts: int = Field(default=6, ge=1, le=20)
+    """Tries of a workflow step on a transient error (a 5xx, a timeout, a busy database)
+    before the evaluation ends `failed` with that error."""
+    step_retry_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+    """Wait before a step's first retry; doubled for each next one (capped at 60 s)."""
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often every unfinished evaluation is checked for a live workflow (also at start-up)."""
 
     kube_namespace: str = Field(default="budeval", pattern=DNS1123_LABEL_RE, max_length=63)
     """Namespace of the default cluster's runs (a registered cluster names its own)."""

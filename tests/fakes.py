@@ -2,7 +2,9 @@
 
 Submit is idempotent; statuses are batched; every change is announced on `events()`; cancel of a
 finished run is a no-op. Tests drive runs with `set_state` and inject faults with the `fail_*`
-counters. Product code never imports this module.
+counters or `fail`, which makes a method raise what a real backend raises (TransientError for a
+5xx or a timeout, PermanentError for a refusal, or an unexpected exception for a bug). Product code
+never imports this module.
 """
 
 from __future__ import annotations
@@ -40,7 +42,20 @@ class FakeBackend:
         self.log_requests: list[dict[str, object]] = []
         self.refuse_logs: str | None = None
         """`logs` raises BackendError with this message (before its first line)."""
+        self.faults: list[tuple[str, str | None, BaseException]] = []
         self._changes: asyncio.Queue[StatusChange] = asyncio.Queue()
+
+    def fail(
+        self, method: str, error: BaseException, *, times: int = 1, run_id: str | None = None
+    ) -> None:
+        """The next `times` calls of `method` (for `run_id`, or any run) raise `error`."""
+        self.faults += [(method, run_id, error)] * times
+
+    def _fault(self, method: str, run_id: str | None = None) -> None:
+        for index, (name, only, error) in enumerate(self.faults):
+            if name == method and only in (None, run_id):
+                del self.faults[index]
+                raise error
 
     async def start(self) -> None: ...
 
@@ -67,6 +82,7 @@ class FakeBackend:
         if self.fail_statuses > 0:
             self.fail_statuses -= 1
             raise TransientError("fake API unavailable", reason="Unavailable", retry_after=0)
+        self._fault("statuses")
         return {handle.run_id: self.states[handle.run_id] for handle in handles}
 
     def set_state(self, run_id: str, status: RunStatus, **fields: object) -> None:
@@ -102,12 +118,15 @@ class FakeBackend:
             yield line
 
     async def log_tail(self, handle: RunHandle, lines: int) -> str:
+        self._fault("log_tail", handle.run_id)
         return "fake log"
 
     async def fetch_outputs(self, handle: RunHandle) -> Path:
+        self._fault("fetch_outputs", handle.run_id)
         return self.outputs / handle.run_id
 
     async def cancel(self, handle: RunHandle) -> None:
+        self._fault("cancel", handle.run_id)
         if not self.states[handle.run_id].status.terminal:
             self.cancelled.append(handle.run_id)
             self.set_state(handle.run_id, RunStatus.CANCELLED, reason="Cancelled")

@@ -2,8 +2,8 @@
 
 Start-up order matters: store (migrated) → services installed → backends started → DBOS launched
 (which recovers pending workflows, so steps must find the services) → status relay (first sweep)
-→ outbox dispatcher → orphan collector. Shutdown reverses it; runs keep going and are adopted on
-the next start.
+→ reconciler (every unfinished evaluation gets a workflow) → outbox dispatcher → orphan
+collector. Shutdown reverses it; runs keep going and are adopted on the next start.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from budeval.secrets import LocalSecretStore
 from budeval.store import open_store
 from budeval.workflow import runtime
 from budeval.workflow.collector import OrphanCollector
+from budeval.workflow.reconciler import Reconciler
 from budeval.workflow.relay import StatusRelay
 from budeval.workflow.services import Services
 
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.launch(services)
         relay = StatusRelay(services)
         await relay.start()
+        reconciler = Reconciler(services)
+        await reconciler.start()
         dispatcher = OutboxDispatcher(services.store, [LogSink()])
         await dispatcher.start()
         collector = OrphanCollector(services)
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.ready = False
             await collector.stop()
             await dispatcher.stop()
+            await reconciler.stop()
             await relay.stop()
             for backend in services.backends.values():
                 await backend.stop()

@@ -118,7 +118,25 @@ def set_status(
     data: dict[str, Any],
 ) -> bool:
     row = load(session, eval_id, for_update=True)
+    if status.terminal and row.cancel_requested and status is not EvalStatus.CANCELLED:
+        status, reason, message = _granted_cancel(status, reason, message)
     return _move(session, row, status, reason=reason, message=message, data=data)
+
+
+def _granted_cancel(
+    verdict: EvalStatus, reason: str | None, message: str | None
+) -> tuple[EvalStatus, str, str]:
+    """A cancel answered 202 wins over any later verdict (decided under the same row lock)."""
+    cause = ", ".join(part for part in (reason, message) if part)
+    told = f"cancelled on request; the runs had already ended: {verdict.value}"
+    return EvalStatus.CANCELLED, "Cancelled", (f"{told} ({cause})" if cause else told)[:2000]
+
+
+def unfinished_ids(session: Session) -> list[str]:
+    terminal = [status.value for status in EvalStatus if status.terminal]
+    return list(
+        session.scalars(select(EvaluationRow.id).where(EvaluationRow.status.not_in(terminal)))
+    )
 
 
 def request_cancel(session: Session, eval_id: str) -> EvaluationRecord:

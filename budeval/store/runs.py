@@ -97,6 +97,20 @@ def _fill(
         row.updated_at = now
 
 
+def results_unreadable(session: Session, run_id: str, message: str) -> bool:
+    """The one move out of a terminal status: a `succeeded` run whose results cannot be read
+    counts as failed (reason `ResultsUnreadable`), so the run agrees with its evaluation."""
+    row = load(session, run_id, for_update=True)
+    if RunStatus(row.status) is not RunStatus.SUCCEEDED:
+        return False
+    row.status = RunStatus.FAILED.value
+    row.reason = "ResultsUnreadable"
+    row.message = message
+    row.updated_at = utcnow()
+    outbox.run_status(session, row)
+    return True
+
+
 def set_handle(session: Session, run_id: str, handle: dict[str, Any]) -> None:
     row = load(session, run_id, for_update=True)
     if row.handle != handle:

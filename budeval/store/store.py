@@ -116,14 +116,25 @@ class Store:
         message: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> bool:
-        """Move forward to `status` with its event; False (nothing written) if not a move."""
+        """Move forward to `status` with its event; False (nothing written) if not a move.
+
+        A terminal status written after a granted cancel (`request_cancel` answered) becomes
+        `cancelled`, decided under the same row lock: a granted cancel always ends `cancelled`.
+        """
         with transaction(self._writer) as session:
             return evaluations.set_status(
                 session, eval_id, status, reason=reason, message=message, data=data or {}
             )
 
+    def unfinished_evaluation_ids(self) -> list[str]:
+        """Ids of every evaluation not yet terminal (one indexed query, no rows loaded)."""
+        with transaction(self._engine) as session:
+            return evaluations.unfinished_ids(session)
+
     def request_cancel(self, eval_id: str) -> EvaluationRecord:
-        """Mark cancellation requested (status `cancelling`); Conflict if already terminal."""
+        """Mark cancellation requested (status `cancelling`); Conflict if already terminal.
+
+        Granted means the evaluation will end `cancelled` (see `set_evaluation_status`)."""
         with transaction(self._writer) as session:
             return evaluations.request_cancel(session, eval_id)
 
@@ -167,6 +178,11 @@ class Store:
                 log_tail=log_tail,
                 handle=handle,
             )
+
+    def mark_results_unreadable(self, run_id: str, message: str) -> bool:
+        """A `succeeded` run whose results cannot be read becomes `failed` (ResultsUnreadable)."""
+        with transaction(self._writer) as session:
+            return runs.results_unreadable(session, run_id, message)
 
     def set_run_handle(self, run_id: str, handle: dict[str, Any]) -> None:
         with transaction(self._writer) as session:

@@ -10,7 +10,6 @@ idempotency fingerprint only through its hash; it is never logged, stored or ech
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -90,22 +89,43 @@ async def start(
     validate(services, spec)
     values, identity = _secret_values(spec, api_key, kubeconfig)
     names = {run.run_id: run_name(run.run_id) for run in spec.datasets}
-    record, created = await asyncio.to_thread(
-        services.store.create_evaluation, spec, spec.fingerprint(identity), names
-    )
+    new = not await asyncio.to_thread(_exists, services, spec.eval_id)
+    if new:  # the key before the rows: a crash between them and the workflow loses nothing
+        services.secrets.put(spec.secret_name, values)
+    try:
+        record, created = await asyncio.to_thread(
+            services.store.create_evaluation, spec, spec.fingerprint(identity), names
+        )
+    except BudevalError:
+        if new and not await asyncio.to_thread(_exists, services, spec.eval_id):
+            services.secrets.delete(spec.secret_name)
+        raise
     if created:
         EVALUATIONS_CREATED.labels(engine=spec.engine).inc()
     if not record.status.terminal:
-        services.secrets.put(spec.secret_name, values)
-        with SetWorkflowID(spec.eval_id):
+        if not created:
+            services.secrets.put(spec.secret_name, values)
+        with SetWorkflowID(spec.eval_id):  # the reconciler starts it if we die before this
             await DBOS.start_workflow_async(evaluate, spec.eval_id)
     return record, created
 
 
+def _exists(services: Services, eval_id: str) -> bool:
+    try:
+        services.store.get_evaluation(eval_id)
+    except NotFound:
+        return False
+    return True
+
+
 async def cancel(services: Services, eval_id: str) -> EvaluationRecord:
+    """Granted (`cancelling`) means the evaluation ends `cancelled`; Conflict once it ended."""
     record = await asyncio.to_thread(services.store.request_cancel, eval_id)
-    with contextlib.suppress(DBOSNonExistentWorkflowError):
+    try:
         await DBOS.send_async(eval_id, "cancel", STATUS_TOPIC, idempotency_key=f"{eval_id}:cancel")
+    except DBOSNonExistentWorkflowError:  # its start was lost in a crash: start it to end it
+        with SetWorkflowID(eval_id):
+            await DBOS.start_workflow_async(evaluate, eval_id)
     return record
 
 

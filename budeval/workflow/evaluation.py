@@ -4,6 +4,11 @@ Durable (DBOS, workflow id = eval_id): after a crash it resumes where it stopped
 are not run again. The body only decides; every I/O is a step. The monitor waits for *change
 messages* (sent by the relay when a backend reports a change) with a long safety timeout used for
 progress notifications and the maximum duration, so an idle evaluation costs nothing.
+
+Every evaluation ends: whatever a step raises after its retries (or a bug raises), the body's
+last step records `failed` with the reason, ends the unfinished runs and forgets the key. If even
+that step fails (the store is down for longer than its retries), the workflow ends in ERROR and
+the reconciler ends the evaluation later.
 """
 
 from __future__ import annotations
@@ -19,17 +24,25 @@ from budeval.workflow.services import current
 
 @DBOS.workflow()
 async def evaluate(eval_id: str) -> str:
-    begun = await steps.begin(eval_id)
     try:
-        report = await steps.verify(eval_id, begun.backend)
-        if not report.ok:
-            reason, message = report.reason or "VerifyFailed", report.message or "verify failed"
-            return await steps.fail_early(eval_id, EvalStatus.FAILED, reason, message)
-        specs = await steps.prepare(eval_id)
-        deployment = await steps.deploy(eval_id, begun.backend, specs)
-    except Exception as error:  # a permanent refusal, or transient errors beyond the retries
+        return await _evaluate(eval_id)
+    except Exception as error:  # retries exhausted, a refusal, or a bug: the evaluation ends
         reason, message = steps.describe(error)
         return await steps.fail_early(eval_id, EvalStatus.FAILED, reason, message)
+
+
+async def _evaluate(eval_id: str) -> str:
+    begun = await steps.begin(eval_id)
+    if begun.cancel_requested:
+        return await steps.fail_early(
+            eval_id, EvalStatus.CANCELLED, "Cancelled", "cancelled before it started"
+        )
+    report = await steps.verify(eval_id, begun.backend)
+    if not report.ok:
+        reason, message = report.reason or "VerifyFailed", report.message or "verify failed"
+        return await steps.fail_early(eval_id, EvalStatus.FAILED, reason, message)
+    specs = await steps.prepare(eval_id)
+    deployment = await steps.deploy(eval_id, begun.backend, specs)
     if deployment.cancelled:
         return await steps.fail_early(eval_id, EvalStatus.CANCELLED, "Cancelled", "cancelled")
     outcome = await monitor(eval_id, deployment.handles, begun)

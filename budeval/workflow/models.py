@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from budeval.backends.base import RunHandle, RunState
@@ -13,6 +15,13 @@ STATUS_TOPIC = "budeval.status"
 class Begun(BaseModel, frozen=True):
     started_at: float
     backend: str
+    cancel_requested: bool = False
+    """Cancelled before the workflow began (e.g. started late by the reconciler)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Checkpoints of workflows begun by an older build lack the newer fields."""
+        state.setdefault("__dict__", {}).setdefault("cancel_requested", False)
+        super().__setstate__(state)
 
 
 class Check(BaseModel, frozen=True):

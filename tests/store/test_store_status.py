@@ -172,3 +172,20 @@ def test_active_runs_are_submitted_unfinished_runs_of_live_evaluations(create, s
     store.set_evaluation_status("over", EvalStatus.TIMED_OUT)
 
     assert [run.id for run in store.active_runs()] == ["submitted"]
+
+
+def test_results_unreadable_fails_only_a_succeeded_run_once(create, store: Store):
+    create("e1", [("gsm8k", "r1"), ("mmlu", "r2")])
+    store.update_run("r1", RunStatus.SUCCEEDED)
+    store.update_run("r2", RunStatus.FAILED, reason="EngineError")
+    assert store.mark_results_unreadable("r1", "pods/log: HTTP 500") is True
+    assert store.mark_results_unreadable("r1", "again") is False
+    assert store.mark_results_unreadable("r2", "not a succeeded run") is False
+    first, second = store.get_run("r1"), store.get_run("r2")
+    assert (first.status, first.reason, first.message) == (
+        RunStatus.FAILED,
+        "ResultsUnreadable",
+        "pods/log: HTTP 500",
+    )
+    assert (second.status, second.reason) == (RunStatus.FAILED, "EngineError")
+    assert _statuses(store, "e1", RUN)[-1] == "failed"

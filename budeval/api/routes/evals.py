@@ -128,7 +128,7 @@ async def results(eval_id: EvalId, services: ServicesDep) -> ResultsPublic:
 
 @router.post("/{eval_id}/cancel", status_code=202)
 async def cancel(eval_id: EvalId, services: ServicesDep) -> EvaluationPublic:
-    """Ask the evaluation to stop; 409 when it already ended."""
+    """Stop the evaluation: 202 means it will end `cancelled`; 409 when it already ended."""
     return views.evaluation_public(await commands.cancel(services, eval_id))
 
 
