@@ -30,6 +30,9 @@ from budeval.workflow.services import Services
 
 router = APIRouter(prefix="/evals", tags=["evaluations"], dependencies=Authenticated)
 EvalId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+MAX_OFFSET = 1_000_000_000
+"""Far beyond any store's size, well inside a 64-bit OFFSET (an unbounded one was a 500)."""
+MAX_SINCE = 10 * 365 * 86400.0
 
 
 def _parse_start(payload: dict[str, Any], services: Services) -> StartFull:
@@ -96,7 +99,7 @@ async def list_evaluations(
     model: Annotated[str | None, Query(max_length=256)] = None,
     experiment: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EvaluationPage:
     records, total = await asyncio.to_thread(
         services.store.list_evaluations,
@@ -138,7 +141,10 @@ async def run_logs(
     run_id: EvalId,
     services: ServicesDep,
     tail: Annotated[int | None, Query(ge=1, le=100_000, description="the last N lines")] = None,
-    since: Annotated[float | None, Query(gt=0, description="the last S seconds")] = None,
+    since: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_SINCE, allow_inf_nan=False, description="the last S seconds"),
+    ] = None,
     follow: Annotated[bool, Query(description="stream until the run ends")] = False,
 ) -> StreamingResponse:
     """The run's log as text/plain, streamed; 409 while the run is not deployed yet."""
