@@ -71,24 +71,21 @@ async def start_evaluation(
 @router.get("/status/{job_id}")
 async def job_status(job_id: EvalId, services: ServicesDep) -> JobStatus:
     """The seeds' status: `job_id` is an evaluation id, a run id or a run's job name."""
-    store = services.store
-    run = await asyncio.to_thread(store.find_run, job_id)
-    if run is not None:
-        record = await asyncio.to_thread(store.get_evaluation, run.eval_id)
-        return views.job_status(job_id, record, [run], await commands.observed(services, run))
-    record = await asyncio.to_thread(store.get_evaluation, job_id)
-    return views.job_status(job_id, record, record.runs)
+    record, run = await asyncio.to_thread(services.store.resolve, job_id)
+    if run is None:
+        return views.job_status(job_id, record, record.runs)
+    return views.job_status(job_id, record, [run], await commands.observed(services, run))
 
 
 @router.delete("/cleanup/{job_id}")
 async def cleanup(job_id: EvalId, services: ServicesDep) -> CleanupPublic:
-    """Remove the evaluation's run resources (processes, directories); idempotent."""
-    run = await asyncio.to_thread(services.store.find_run, job_id)
-    eval_id = run.eval_id if run is not None else job_id
-    removed = await commands.cleanup(services, eval_id)
-    record = await asyncio.to_thread(services.store.get_evaluation, eval_id)
+    """Remove the evaluation's run resources (processes, directories); idempotent. `job_id` is
+    an evaluation id, a run id or a run's job name (of the evaluation to clean)."""
+    record, _ = await asyncio.to_thread(services.store.resolve, job_id)
+    removed = await commands.cleanup(services, record.id)
+    record = await asyncio.to_thread(services.store.get_evaluation, record.id)
     return CleanupPublic(
-        job_id=job_id, eval_id=eval_id, removed=removed, status=record.status.value
+        job_id=job_id, eval_id=record.id, removed=removed, status=record.status.value
     )
 
 
