@@ -39,6 +39,7 @@ Resolver = Callable[[str], Sequence[str]]
 
 SCHEMES = ("http", "https")
 _PATTERN = re.compile(r"[a-z0-9*?_.-]{1,253}")
+_HOST = re.compile(r"[A-Za-z0-9_.-]{1,253}")
 BUILTIN_DENY: tuple[str, ...] = (
     "169.254.0.0/16",  # IPv4 link-local: AWS/GCP/Azure/OpenStack metadata at 169.254.169.254
     "fe80::/10",  # IPv6 link-local
@@ -122,6 +123,10 @@ def split(url: str) -> SplitResult:
         raise EgressRefused("credentials in the URL are not accepted: put the key in api_key")
     if not parts.hostname:
         raise EgressRefused("the URL has no host")
+    if not _HOST.fullmatch(parts.hostname) and _address(parts.hostname) is None:
+        # Percent-escapes, backslashes, non-ASCII: other URL parsers (the engines') may read
+        # such a host differently from this one, so it is refused rather than interpreted.
+        raise EgressRefused("the URL's host must be a DNS name (ASCII; IDN as xn--) or an IP")
     try:
         port = parts.port
     except ValueError:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from budeval import egress
 from budeval.config import Settings
 from budeval.egress import EgressPolicy, EgressRefused, Unresolvable, check, system_resolver
 
@@ -47,6 +50,9 @@ def resolver(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
         "http://metadata/computeMetadata/v1/",
         "http://0.0.0.0:8000/v1",
         "http://100.100.100.200/latest/meta-data",
+        "http://169%2e254%2e169%2e254/latest/",  # parsers that decode escapes would go there
+        "http://169.254.169.254\\.models.example.com/v1",  # backslash: parser differentials
+        "http://mödels.example.com/v1",
     ],
 )
 def test_refused_by_default(url: str) -> None:
@@ -155,3 +161,15 @@ def test_settings_build_the_policy_and_refuse_bad_entries() -> None:
     assert settings.egress.deny == ("127.0.0.0/8",)
     with pytest.raises(ValueError):
         Settings(egress_deny="not a cidr/99")
+
+
+def test_the_policy_is_a_bottom_module() -> None:
+    """Importable from config, schemas, preflight and the Kubernetes backend alike."""
+    tree = ast.parse(Path(egress.__file__).read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert {name for name in imported if name and name.startswith("budeval")} <= {"budeval.errors"}
