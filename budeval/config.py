@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import budeval
+from budeval.egress import EgressPolicy
 
 
 class StorageProfile(BaseModel, frozen=True):
@@ -78,6 +79,21 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     """Bearer tokens accepted by the API; required when `host` is not loopback."""
+    http_request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A client must send a request's headers and body within this time, or the connection is
+    closed (slow or half-open connections are not held)."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=600)
+    """An idle keep-alive connection is closed after this long."""
+
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """CIDRs and host patterns (`*.example.com`) that model endpoints and other URLs named in
+    requests may reach; empty: anything not denied."""
+    egress_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """CIDRs and host patterns never reached (deny wins over allow), e.g. `127.0.0.0/8`."""
+    egress_builtin_deny: bool = True
+    """Also deny link-local and cloud metadata addresses and names (`budeval.egress`)."""
+    egress_resolve_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    """How long a DNS lookup for the egress check may take."""
 
     backend: Literal["local", "kubernetes"] = "local"
     storage_profile: Literal["local", "production"] = "local"
@@ -138,7 +154,7 @@ class Settings(BaseSettings):
     executor_threads: int = Field(default=32, ge=4)
     log_level: str = "INFO"
 
-    @field_validator("api_tokens", "default_datasets", mode="before")
+    @field_validator("api_tokens", "default_datasets", "egress_allow", "egress_deny", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _comma_list(value)
@@ -152,6 +168,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _egress_lists_parse(self) -> Settings:
+        _ = self.egress  # a bad CIDR or pattern is a start-up error, not a surprise per request
+        return self
+
     @property
     def is_loopback_bind(self) -> bool:
         if self.host == "localhost":
@@ -160,6 +181,15 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @cached_property
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy(
+            allow=tuple(self.egress_allow),
+            deny=tuple(self.egress_deny),
+            builtin_deny=self.egress_builtin_deny,
+            resolve_timeout_seconds=self.egress_resolve_timeout_seconds,
+        )
 
     @cached_property
     def store_url(self) -> str:

@@ -6,12 +6,18 @@ Fails fast with a reason an operator can act on — `EndpointUnreachable`, `Unau
 engine start-up.
 Server trouble (5xx, 429, timeouts) is a TransientError, so the verify step retries it. The key is
 sent only in the Authorization header and never appears in a message.
+
+The egress policy is applied again here, at connection time, to what DNS says now (a name may
+have been re-pointed since submit): a refused destination is `EgressRefused` and gets no request.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from budeval import egress
 from budeval.errors import PermanentError, TransientError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -31,8 +37,20 @@ PROBES = {
 }
 
 
-async def check_endpoint(endpoint: str, model: str, api_key: str, mode: str) -> None:
-    """Raise PermanentError (reason says what is wrong) or TransientError; return when usable."""
+async def check_endpoint(
+    endpoint: str,
+    model: str,
+    api_key: str,
+    mode: str,
+    *,
+    policy: egress.EgressPolicy | None = None,
+    resolver: egress.Resolver | None = None,
+) -> None:
+    """Raise PermanentError (reason says what is wrong) or TransientError; return when usable.
+
+    `policy` defaults to the built-in one; `resolver` to the system's, bounded in time.
+    """
+    await check_egress(endpoint, policy or egress.EgressPolicy(), resolver)
     path, body = PROBES[mode]
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base = endpoint.rstrip("/") + "/"
@@ -69,6 +87,21 @@ async def check_endpoint(endpoint: str, model: str, api_key: str, mode: str) -> 
             f"{endpoint} rejected a 1-token {mode} request for model {model!r} (HTTP {status})",
             reason="EndpointRejected",
         )
+
+
+async def check_egress(
+    endpoint: str, policy: egress.EgressPolicy, resolver: egress.Resolver | None
+) -> None:
+    resolve = resolver or egress.system_resolver(policy.resolve_timeout_seconds)
+    try:
+        await asyncio.to_thread(egress.check, endpoint, policy, resolve)
+    except egress.Unresolvable:
+        raise PermanentError(
+            f"cannot connect to {endpoint}: its host does not resolve",
+            reason="EndpointUnreachable",
+        ) from None
+    except egress.EgressRefused as refused:
+        raise PermanentError(f"{endpoint}: {refused.message}", reason="EgressRefused") from None
 
 
 def _error_code(response: httpx.Response) -> str | None:

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 import budeval
+from budeval.api.limits import BodyLimit
 from budeval.api.problems import install_handlers, problem
 from budeval.api.routes import clusters, engines, evals, health
-from budeval.api.security import BodyLimit, Unauthorized
+from budeval.api.security import Unauthorized
 from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.backends.registry import build_backend
 from budeval.config import Settings

@@ -25,6 +25,8 @@ from budeval.errors import (
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+MAX_ISSUES = 20
+MAX_FIELD = 200
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -44,9 +46,13 @@ async def _validation(_: Request, error: RequestValidationError) -> JSONResponse
     issues = error.errors()
     if any(issue.get("type") == "json_invalid" for issue in issues):
         return problem(400, "Malformed JSON", "the request body is not valid JSON")
-    fields = [{"field": _field(issue["loc"]), "message": issue["msg"]} for issue in issues]
+    fields = [
+        {"field": _field(issue["loc"])[:MAX_FIELD], "message": issue["msg"][:MAX_FIELD]}
+        for issue in issues[:MAX_ISSUES]  # 20,000 unknown keys must not make a 1.6 MB answer
+    ]
     names = ", ".join(item["field"] for item in fields)
-    return problem(422, "Invalid request", f"invalid field(s): {names}", errors=fields)
+    more = f" (and {len(issues) - MAX_ISSUES} more)" if len(issues) > MAX_ISSUES else ""
+    return problem(422, "Invalid request", f"invalid field(s): {names}{more}", errors=fields)
 
 
 async def _budeval(_: Request, error: BudevalError) -> JSONResponse:

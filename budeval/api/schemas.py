@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from budeval import egress
 from budeval.api.kube_schemas import ClusterName, Kubeconfig, PriorityClass, Resources
+from budeval.api.limits import check_json
 from budeval.backends.kubernetes.clusters import DEFAULT_CLUSTER, REQUEST_PREFIX
 from budeval.errors import InvalidRequest
 from budeval.ids import ID_PATTERN, dns1123_name
@@ -25,13 +26,18 @@ ApiKey = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-        raise ValueError("must be an http(s) URL")
+    """The URL's syntax (scheme, port, no credentials); its destination is checked at submit."""
+    try:
+        egress.split(value)
+    except egress.EgressRefused as refused:
+        raise ValueError(refused.message) from None
     return value.rstrip("/")
 
 
 HttpUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_http_url)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
+"""Passed through to an engine: bounded in size, depth, numbers (`budeval.api.limits`)."""
+JsonValue = Annotated[Any, AfterValidator(check_json)]
 ModelName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -43,7 +49,7 @@ class EvalModelInfo(Strict):
     model_name: ModelName
     endpoint: HttpUrl
     api_key: ApiKey
-    extra_args: dict[str, Any] = Field(default_factory=dict)
+    extra_args: JsonObject = Field(default_factory=dict)
 
 
 class EvalDataset(Strict):
@@ -53,7 +59,7 @@ class EvalDataset(Strict):
 
 class EvalConfig(Strict):
     config_name: Identifier
-    config_value: Any = None
+    config_value: JsonValue = None
 
 
 class StartFull(Strict):

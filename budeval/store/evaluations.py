@@ -16,8 +16,8 @@ from budeval.spec import EvaluationSpec
 from budeval.status import EvalStatus, RunStatus, eval_may_move
 from budeval.store import outbox
 from budeval.store.db import utcnow
-from budeval.store.models import EvaluationRow, RunRow
-from budeval.store.records import EvaluationRecord
+from budeval.store.models import EvaluationRow, IdentifierRow, RunRow
+from budeval.store.records import EvaluationRecord, RunRecord
 
 
 def record(row: EvaluationRow) -> EvaluationRecord:
@@ -50,7 +50,8 @@ def check_replay(existing: EvaluationRow, fingerprint: str) -> EvaluationRecord:
 
 
 def check_run_ids(session: Session, spec: EvaluationSpec, run_names: dict[str, str]) -> None:
-    """Refuse run ids or names already used by another evaluation, or repeated in this one."""
+    """Refuse ids or names already taken (one namespace: evaluation ids, run ids, run names), or
+    repeated in this evaluation. The `identifiers` primary key enforces the same under races."""
     run_ids = [entry.run_id for entry in spec.datasets]
     duplicates = sorted({run_id for run_id in run_ids if run_ids.count(run_id) > 1})
     if duplicates:
@@ -58,15 +59,45 @@ def check_run_ids(session: Session, spec: EvaluationSpec, run_names: dict[str, s
     missing = [run_id for run_id in run_ids if run_id not in run_names]
     if missing:
         raise ValueError(f"no run name given for run {missing[0]}")
-    names = [run_names[run_id] for run_id in run_ids]
+    keys = _keys(spec, run_names)
+    if len({key for key, *_ in keys}) != len(keys):
+        raise InvalidRequest(
+            "the evaluation id, run ids and run names must all differ", field="eval_datasets"
+        )
     taken = session.execute(
-        select(RunRow.id, RunRow.name, RunRow.eval_id).where(
-            (RunRow.id.in_(run_ids) | RunRow.name.in_(names)), RunRow.eval_id != spec.eval_id
+        select(IdentifierRow.key, IdentifierRow.kind, IdentifierRow.eval_id).where(
+            IdentifierRow.key.in_([key for key, *_ in keys]),
+            IdentifierRow.eval_id != spec.eval_id,
         )
     ).first()
     if taken is not None:
-        what = f"run id {taken.id}" if taken.id in run_ids else f"run name {taken.name}"
-        raise Conflict(f"{what} already belongs to evaluation {taken.eval_id}")
+        what = {"evaluation": "the id of", "run": "a run id of", "job": "a run name of"}
+        raise Conflict(
+            f"{taken.key} is already {what.get(taken.kind, 'used by')} evaluation "
+            f"{taken.eval_id}: evaluation ids, run ids and run names share one namespace"
+        )
+
+
+def _keys(spec: EvaluationSpec, run_names: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """(key, kind, run id) of every identifier the evaluation claims."""
+    keys: list[tuple[str, str, str | None]] = [(spec.eval_id, "evaluation", None)]
+    for entry in spec.datasets:
+        keys.append((entry.run_id, "run", entry.run_id))
+        if run_names[entry.run_id] != entry.run_id:
+            keys.append((run_names[entry.run_id], "job", entry.run_id))
+    return keys
+
+
+def resolve(session: Session, key: str) -> tuple[EvaluationRecord, RunRecord | None]:
+    """The evaluation an evaluation id, run id or run name stands for, and the run if it is one."""
+    row = session.get(IdentifierRow, key)
+    if row is None:
+        raise NotFound(f"no evaluation, run or job named {key}")
+    evaluation = record(load(session, row.eval_id))
+    if row.run_id is None:
+        return evaluation, None
+    run = next(run for run in evaluation.runs if run.id == row.run_id)
+    return evaluation, run
 
 
 def insert(
@@ -103,6 +134,11 @@ def insert(
     ]
     session.add(row)
     session.flush()  # evaluation before its runs (unit of work orders by foreign key)
+    session.add_all(
+        IdentifierRow(key=key, kind=kind, eval_id=spec.eval_id, run_id=run_id)
+        for key, kind, run_id in _keys(spec, run_names)
+    )
+    session.flush()  # a taken key fails here (IntegrityError), before anything is committed
     outbox.evaluation_status(session, row, {})
     session.flush()
     return row

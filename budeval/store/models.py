@@ -93,6 +93,24 @@ class RunRow(Base):
     evaluation: Mapped[EvaluationRow] = relationship(back_populates="runs", lazy="raise")
 
 
+class IdentifierRow(Base):
+    """One namespace for every key a route accepts: evaluation ids, run ids and run (job) names.
+
+    Written with the evaluation and its runs; the primary key makes a collision (a run id equal to
+    another evaluation's id, …) fail in the database itself, so racing requests cannot both win.
+    """
+
+    __tablename__ = "identifiers"
+
+    key: Mapped[str] = mapped_column(String(253), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """`evaluation`, `run` or `job` (a run's DNS name)."""
+    eval_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str | None] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"))
+
+
 class ScoreRow(Base):
     __tablename__ = "scores"
     __table_args__ = (UniqueConstraint("run_id", "dataset", "metric"),)

@@ -81,6 +81,12 @@ class Store:
                 evaluations.check_run_ids(session, spec, run_names)
             raise Conflict(f"evaluation {spec.eval_id} collides with a concurrent request") from e
 
+    def resolve(self, key: str) -> tuple[EvaluationRecord, RunRecord | None]:
+        """What a route's "evaluation id, run id or job name" names: the evaluation, and the run
+        when the key is a run's (one namespace, so the answer is unique); NotFound otherwise."""
+        with transaction(self._engine) as session:
+            return evaluations.resolve(session, key)
+
     def get_evaluation(self, eval_id: str) -> EvaluationRecord:
         with transaction(self._engine) as session:
             return evaluations.record(evaluations.load(session, eval_id))

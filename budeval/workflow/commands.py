@@ -18,6 +18,7 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 from dbos._error import DBOSNonExistentWorkflowError
 
+from budeval import egress
 from budeval.backends.base import RunHandle
 from budeval.backends.kubernetes.clusters import (
     DEFAULT_CLUSTER,
@@ -25,7 +26,8 @@ from budeval.backends.kubernetes.clusters import (
     REQUEST_PREFIX,
     parse_kubeconfig,
 )
-from budeval.engines.base import API_KEY_SECRET_KEY, run_name
+from budeval.engines import environments
+from budeval.engines.base import API_KEY_SECRET_KEY, Engine, run_name
 from budeval.errors import BudevalError, Conflict, InvalidRequest, NotFound
 from budeval.metrics import EVALUATIONS_CREATED
 from budeval.spec import EvaluationSpec
@@ -39,15 +41,45 @@ NOT_PLAIN_KUBECONFIG = "kubeconfig holds a value JSON cannot carry (a date? quot
 
 
 def validate(services: Services, spec: EvaluationSpec) -> None:
-    """Everything that can be refused before anything is created."""
+    """Everything that can be refused before anything is created (but the egress check, which
+    may resolve names: `check_egress`)."""
     run_ids = [run.run_id for run in spec.datasets]
     if len(set(run_ids)) != len(run_ids):
         raise InvalidRequest("run_id values must be unique", field="eval_datasets.run_id")
     services.backend(spec.backend)
     _check_cluster(services, spec)
     engine = services.engines.get(spec.engine)
+    _check_installed(services, spec, engine)
     engine.validate(spec)
     engine.check_datasets(spec, services.settings.datasets_dir)
+
+
+def _check_installed(services: Services, spec: EvaluationSpec, engine: Engine) -> None:
+    """Local runs need the engine's environment; without it every run would fail at launch."""
+    if spec.backend != "local" or engine.recipe is None:
+        return
+    if not environments.installed(services.settings.engines_path, engine.recipe):
+        raise InvalidRequest(
+            f"engine {engine.name!r} is not installed on this service "
+            f"(the operator runs: budeval engines install {engine.name})",
+            field="engine",
+        )
+
+
+async def check_egress(services: Services, spec: EvaluationSpec) -> None:
+    """Refuse (422) an endpoint outside the egress policy; resolves names off the event loop.
+
+    A name that does not resolve now is accepted: nothing is contacted at submit, and the
+    pre-flight check applies the policy again, at connection time, to what DNS says then.
+    """
+    policy = services.settings.egress
+    resolve = services.resolver or egress.system_resolver(policy.resolve_timeout_seconds)
+    try:
+        await asyncio.to_thread(egress.check, spec.model.endpoint, policy, resolve)
+    except egress.Unresolvable:
+        return
+    except egress.EgressRefused as refused:
+        raise InvalidRequest(refused.message, field="eval_model_info.endpoint") from None
 
 
 def _check_cluster(services: Services, spec: EvaluationSpec) -> None:
@@ -87,6 +119,7 @@ async def start(
     evaluation's secret (`@<secret_name>`), which keeps it beside the API key.
     """
     validate(services, spec)
+    await check_egress(services, spec)
     values, identity = _secret_values(spec, api_key, kubeconfig)
     names = {run.run_id: run_name(run.run_id) for run in spec.datasets}
     new = not await asyncio.to_thread(_exists, services, spec.eval_id)

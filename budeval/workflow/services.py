@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from budeval.backends.base import Backend, RunHandle
 from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.config import Settings
+from budeval.egress import Resolver
 from budeval.engines.registry import EngineRegistry
 from budeval.errors import BackendError
 from budeval.secrets import LocalSecretStore
@@ -27,6 +28,8 @@ class Services:
     secrets: LocalSecretStore
     clusters: ClusterDirectory = field(default=None)  # type: ignore[assignment]
     """Registered clusters (kept in the secret store); built from settings when not given."""
+    resolver: Resolver | None = None
+    """DNS for the egress policy; None: the system's, bounded by the policy's timeout."""
 
     def __post_init__(self) -> None:
         if self.clusters is None:

@@ -77,7 +77,14 @@ async def verify(eval_id: str, backend: str) -> VerifyReport:
         return report
     api_key = services.secrets.get(spec.secret_name)[API_KEY_SECRET_KEY]
     try:
-        await check_endpoint(spec.model.endpoint, spec.model.model_name, api_key, mode)
+        await check_endpoint(
+            spec.model.endpoint,
+            spec.model.model_name,
+            api_key,
+            mode,
+            policy=services.settings.egress,
+            resolver=services.resolver,
+        )
     except PermanentError as refusal:
         return VerifyReport(ok=False, reason=refusal.reason, message=refusal.message)
     return report.model_copy(update={"checks": {**report.checks, "endpoint": f"{mode} ok"}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.e2e.engines_present import pretend_installed
 from tests.service import Service, free_port, smoke_request, wait_for
 
 
@@ -149,6 +150,7 @@ def test_cleanup_removes_run_directories_and_is_idempotent(service: Service) -> 
 
 def test_short_request_shape_uses_the_default_engine_and_dataset(service: Service) -> None:
     """The seeds' defaults: OpenCompass on demo_gsm8k_chat_gen (here its endpoint is down)."""
+    pretend_installed(service.home / "engines")  # never launched: the pre-flight fails first
     body = {
         "eval_request_id": "short-1",
         "model_name": "m",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.e2e.engines_present import pretend_installed
 from tests.e2e.test_cli import budeval
 from tests.service import Service, smoke_request
 
@@ -77,6 +78,7 @@ def test_unknown_evaluation_or_run_is_404(service: Service) -> None:
 
 def test_a_run_that_was_never_deployed_is_409(service: Service) -> None:
     """The pre-flight check fails (nothing listens on port 9), so no run ever gets a handle."""
+    pretend_installed(service.home / "engines")  # never launched: the pre-flight fails first
     body = smoke_request("logs-5", ["demo_arith_tiny"])
     body["engine"] = "lmeval"
     body["eval_configs"] = []

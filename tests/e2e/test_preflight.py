@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from budeval.demo.endpoint import DemoEndpoint
+from tests.e2e.engines_present import pretend_installed
 from tests.service import Service, free_port
+
+
+@pytest.fixture(autouse=True)
+def _lmeval_present(service: Service) -> None:
+    """The pre-flight fails before any run: the engine need not really be installed."""
+    pretend_installed(service.home / "engines")
 
 
 def lmeval_request(eval_id: str, endpoint: str, key: str = "sk-pre") -> dict[str, Any]:

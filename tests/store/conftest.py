@@ -23,7 +23,7 @@ from tests.postgres import postgres_database as postgres_database
 # --- store fixtures ----------------------------------------------------------------------------
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-TABLES = ("events", "predictions", "scores", "runs", "evaluations")
+TABLES = ("identifiers", "events", "predictions", "scores", "runs", "evaluations")
 
 
 @pytest.fixture(params=DATABASES)

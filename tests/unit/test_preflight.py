@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from budeval.demo.endpoint import DemoEndpoint
+from budeval.egress import EgressPolicy, Unresolvable
 from budeval.errors import PermanentError, TransientError
 from budeval.preflight import check_endpoint
 from tests.service import free_port
@@ -46,3 +47,31 @@ async def test_busy_endpoint_is_transient() -> None:
             await check_endpoint(endpoint.url, "demo-model", "", "chat")
         assert caught.value.reason == "EndpointBusy"
         await check_endpoint(endpoint.url, "demo-model", "", "chat")  # the burst is over
+
+
+async def test_the_egress_policy_is_applied_again_at_connection_time() -> None:
+    """DNS may change between submit and use: the pre-flight check resolves and checks again."""
+    with DemoEndpoint(api_key="sk-pre") as endpoint:
+        denying = EgressPolicy(deny=("127.0.0.0/8",))
+        with pytest.raises(PermanentError) as caught:
+            await check_endpoint(endpoint.url, "demo-model", "sk-pre", "chat", policy=denying)
+        assert caught.value.reason == "EgressRefused"
+        rebound = endpoint.url.replace("127.0.0.1", "rebound.example")
+
+        def to_metadata(host: str) -> list[str]:
+            assert host == "rebound.example"
+            return ["169.254.169.254"]
+
+        with pytest.raises(PermanentError) as caught:
+            await check_endpoint(rebound, "demo-model", "sk-pre", "chat", resolver=to_metadata)
+        assert caught.value.reason == "EgressRefused"
+        assert endpoint.requests.total == 0  # nothing was sent
+
+
+async def test_a_name_that_does_not_resolve_at_connection_time_is_unreachable() -> None:
+    def nothing(host: str) -> list[str]:
+        raise Unresolvable("no such host")
+
+    with pytest.raises(PermanentError) as caught:
+        await check_endpoint("http://gone.example/v1", "m", "k", "chat", resolver=nothing)
+    assert caught.value.reason == "EndpointUnreachable"

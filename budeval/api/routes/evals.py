@@ -30,6 +30,9 @@ from budeval.workflow.services import Services
 
 router = APIRouter(prefix="/evals", tags=["evaluations"], dependencies=Authenticated)
 EvalId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+MAX_OFFSET = 1_000_000_000
+"""Far beyond any store's size, well inside a 64-bit OFFSET (an unbounded one was a 500)."""
+MAX_SINCE = 10 * 365 * 86400.0
 
 
 def _parse_start(payload: dict[str, Any], services: Services) -> StartFull:
@@ -68,24 +71,21 @@ async def start_evaluation(
 @router.get("/status/{job_id}")
 async def job_status(job_id: EvalId, services: ServicesDep) -> JobStatus:
     """The seeds' status: `job_id` is an evaluation id, a run id or a run's job name."""
-    store = services.store
-    run = await asyncio.to_thread(store.find_run, job_id)
-    if run is not None:
-        record = await asyncio.to_thread(store.get_evaluation, run.eval_id)
-        return views.job_status(job_id, record, [run], await commands.observed(services, run))
-    record = await asyncio.to_thread(store.get_evaluation, job_id)
-    return views.job_status(job_id, record, record.runs)
+    record, run = await asyncio.to_thread(services.store.resolve, job_id)
+    if run is None:
+        return views.job_status(job_id, record, record.runs)
+    return views.job_status(job_id, record, [run], await commands.observed(services, run))
 
 
 @router.delete("/cleanup/{job_id}")
 async def cleanup(job_id: EvalId, services: ServicesDep) -> CleanupPublic:
-    """Remove the evaluation's run resources (processes, directories); idempotent."""
-    run = await asyncio.to_thread(services.store.find_run, job_id)
-    eval_id = run.eval_id if run is not None else job_id
-    removed = await commands.cleanup(services, eval_id)
-    record = await asyncio.to_thread(services.store.get_evaluation, eval_id)
+    """Remove the evaluation's run resources (processes, directories); idempotent. `job_id` is
+    an evaluation id, a run id or a run's job name (of the evaluation to clean)."""
+    record, _ = await asyncio.to_thread(services.store.resolve, job_id)
+    removed = await commands.cleanup(services, record.id)
+    record = await asyncio.to_thread(services.store.get_evaluation, record.id)
     return CleanupPublic(
-        job_id=job_id, eval_id=eval_id, removed=removed, status=record.status.value
+        job_id=job_id, eval_id=record.id, removed=removed, status=record.status.value
     )
 
 
@@ -96,7 +96,7 @@ async def list_evaluations(
     model: Annotated[str | None, Query(max_length=256)] = None,
     experiment: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EvaluationPage:
     records, total = await asyncio.to_thread(
         services.store.list_evaluations,
@@ -138,7 +138,10 @@ async def run_logs(
     run_id: EvalId,
     services: ServicesDep,
     tail: Annotated[int | None, Query(ge=1, le=100_000, description="the last N lines")] = None,
-    since: Annotated[float | None, Query(gt=0, description="the last S seconds")] = None,
+    since: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_SINCE, allow_inf_nan=False, description="the last S seconds"),
+    ] = None,
     follow: Annotated[bool, Query(description="stream until the run ends")] = False,
 ) -> StreamingResponse:
     """The run's log as text/plain, streamed; 409 while the run is not deployed yet."""
