@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import budeval
 from tests.service import Service, free_port
+from tests.test_architecture import imports_of
+
+PACKAGE = Path(budeval.__file__).parent
 
 
 def budeval(
@@ -99,3 +103,20 @@ def test_engines_list_and_install_of_a_built_in(tmp_path: Path) -> None:
     assert built_in.returncode == 0 and "nothing to install" in built_in.stdout
     unknown = budeval("engines", "install", "nope")
     assert unknown.returncode == 1 and "unknown engine" in unknown.stdout
+
+
+def test_cli_is_a_package_and_demo_does_not_import_it() -> None:
+    """`budeval.cli` imports `budeval.demo.run` for `budeval demo`; the other way would be a
+    cycle. The console script stays `budeval.cli:main`."""
+    assert (PACKAGE / "cli" / "__init__.py").is_file()
+    assert not [path for path in PACKAGE.glob("cli*.py") if path.name != "client.py"]
+    offences = [
+        f"{path.name} imports {name}"
+        for path in sorted((PACKAGE / "demo").glob("*.py"))
+        for name in imports_of(path)
+        if name == "budeval.cli" or name.startswith("budeval.cli.")
+    ]
+    assert offences == []
+    from budeval.cli import main
+
+    assert callable(main)
