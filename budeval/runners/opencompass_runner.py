@@ -9,7 +9,7 @@ the output). Input: `ENGINE_ARGS` (JSON, no secret), `DATA_DIR`, `OUTPUT_DIR`, a
   `configs/*.py`; reading the environment there would write every secret to disk).
 - OpenCompass exits 0 when tasks fail: success is decided after it ends, and a failure exits 1
   with a one-line reason as the LAST line (what a run's stored log tail shows).
-- Its output is streamed with the key redacted; files it wrote are scrubbed of the key too.
+- Its output is streamed redacted, files it wrote are scrubbed of the key (`redaction.py`).
 - It writes `tmp/`, `.cache/`, `icl_inference_output/` into its cwd: cwd = DATA_DIR (per run).
 - Offline tokenizer: the tiktoken cache seeded into `<env>/tiktoken_cache` at install.
 """
@@ -27,8 +27,10 @@ import sys
 
 if __package__:  # imported as budeval.runners.opencompass_runner (the adapter tests)
     from budeval.runners import opencompass_outcome as outcome
+    from budeval.runners.redaction import Redactor
 else:  # a script in the engine's environment: its own folder is first on sys.path
     import opencompass_outcome as outcome
+    from redaction import Redactor
 
 MODEL_ABBR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MODULE = re.compile(r"^opencompass\.configs\.datasets(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -181,33 +183,6 @@ def stand_in_gsm8k(rows, data_dir):
     for split in ("train", "test"):
         shutil.copyfile(rows, os.path.join(target, f"{split}.jsonl"))
     return os.path.join(data_dir, "compass-data")
-
-
-class Redactor:
-    def __init__(self, secret):
-        parts = {secret, *secret.split(",")} if secret else set()  # OpenCompass: comma = keys
-        self.secrets = sorted((part for part in parts if part.strip()), key=len, reverse=True)
-
-    def __call__(self, text):
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def scrub(self, directory):
-        """Replace the key in every file OpenCompass wrote (defence in depth)."""
-        needles = [secret.encode() for secret in self.secrets]
-        for root, _, files in os.walk(directory) if needles else ():
-            for path in (os.path.join(root, name) for name in files):
-                try:
-                    with open(path, "rb") as handle:
-                        content = b"" if os.path.islink(path) else handle.read()
-                except OSError:
-                    continue
-                if any(needle in content for needle in needles):
-                    for needle in needles:
-                        content = content.replace(needle, b"***")
-                    with open(path, "wb") as handle:
-                        handle.write(content)
 
 
 def stream(argv, cwd, env, redact):

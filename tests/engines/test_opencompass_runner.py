@@ -61,16 +61,6 @@ def test_config_rejects_what_would_be_code() -> None:
         runner.render_config(args)
 
 
-def test_redaction_of_output_and_files(tmp_path: Path) -> None:
-    redact = runner.Redactor("sk-first,sk-second")
-    assert redact("a sk-first b sk-second c sk-first,sk-second") == "a *** b *** c ***"
-    (tmp_path / "tmp").mkdir()
-    (tmp_path / "tmp" / "params.py").write_text("key='sk-second'\n")
-    redact.scrub(tmp_path)
-    assert (tmp_path / "tmp" / "params.py").read_text() == "key='***'\n"
-    assert runner.Redactor("")("unchanged") == "unchanged"
-
-
 def test_seeds_default_dataset_falls_back_to_the_demo_rows(tmp_path: Path, capsys) -> None:
     rows = tmp_path / "demo_arith.jsonl"
     rows.write_text('{"question": "q", "answer": "1\\n#### 1"}\n')
