@@ -67,7 +67,7 @@ from budeval.demo import datasets as demo_datasets
 from budeval.demo.endpoint import DemoEndpoint
 from budeval.engines import environments, lmeval_tasks
 from budeval.engines.lmeval import LmEvalEngine
-from budeval.engines.opencompass_recipe import RECIPE as OPENCOMPASS_RECIPE
+from budeval.engines.opencompass.recipe import RECIPE as OPENCOMPASS_RECIPE
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from budeval.engines.opencompass import OpenCompassEngine, api_base, model_abbr
-from budeval.engines.opencompass_args import DEFAULTS, generation_args
-from budeval.engines.opencompass_datasets import dataset_args
-from budeval.engines.opencompass_recipe import RECIPE
+from budeval.engines.opencompass.args import DEFAULTS, generation_args
+from budeval.engines.opencompass.datasets import dataset_args
+from budeval.engines.opencompass.recipe import RECIPE
 from budeval.engines.registry import default_registry
 from budeval.errors import InvalidRequest
 from budeval.runners import opencompass_runner as runner

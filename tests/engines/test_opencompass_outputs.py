@@ -111,7 +111,7 @@ def test_verdict_adds_the_last_api_error_to_a_retry_failure(tmp_path: Path) -> N
 
 
 def test_details_dict_counts_only_samples() -> None:
-    from budeval.engines.opencompass_results import details_list
+    from budeval.engines.opencompass.results import details_list
 
     details = {"1": {"pred": "b"}, "0": {"pred": "a"}, "type": "GEN", "10": {"pred": "k"}}
     assert [entry["pred"] for entry in details_list(details)] == ["a", "b", "k"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from budeval.engines.opencompass_datasets import dataset_args
+from budeval.engines.opencompass.datasets import dataset_args
 from budeval.runners import opencompass_runner as runner
 from tests.engines.test_opencompass_adapter import ENGINE, HOSTILE, spec
 
