@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from budeval.cli.common import Server, console, fail
-from budeval.cli.tables import runs_table, scores_table, watch_until_done
+from budeval.cli.tables import predictions_table, runs_table, scores_table, watch_until_done
 from budeval.client import ApiError, Client
 
 eval_app = typer.Typer(help="Start, watch and manage evaluations (talks to a running service).")
@@ -113,6 +113,32 @@ def results(eval_id: str, server: Server = None) -> None:
         console.print(scores_table(Client(server).results(eval_id)))
     except ApiError as error:
         fail(error)
+
+
+@eval_app.command("predictions")
+def predictions(
+    eval_id: str,
+    run_id: Annotated[str | None, typer.Option(help="only this run")] = None,
+    dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
+    correct: Annotated[
+        bool | None, typer.Option("--correct/--wrong", help="only right / wrong answers")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="page size (max 1000)")] = 50,
+    offset: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="the API's JSON page")] = False,
+    server: Server = None,
+) -> None:
+    """Per-sample prompts, predictions and gold answers (what the metric compared)."""
+    try:
+        page = Client(server).predictions(
+            eval_id, run_id=run_id, dataset=dataset, correct=correct, limit=limit, offset=offset
+        )
+    except ApiError as error:
+        fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+    else:
+        console.print(predictions_table(page))
 
 
 @eval_app.command("cancel")

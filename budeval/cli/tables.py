@@ -44,6 +44,29 @@ def scores_table(results: dict[str, Any]) -> Table:
     return table
 
 
+def predictions_table(page: dict[str, Any], width: int = 60) -> Table:
+    shown = f"{page['offset'] + 1}-{page['offset'] + len(page['items'])}" if page["items"] else "0"
+    table = Table(title=f"{page['total']} predictions of {page['eval_id']} (showing {shown})")
+    for column in ("run", "dataset", "#", "correct", "gold", "prediction"):
+        table.add_column(column, overflow="fold")
+
+    def cut(text: str | None) -> str:
+        flat = " ".join((text or "").split())
+        return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+    for item in page["items"]:
+        correct = {True: "yes", False: "no", None: "-"}[item["correct"]]
+        table.add_row(
+            item["run_id"],
+            item["dataset"],
+            str(item["index"]),
+            correct,
+            cut(item["gold"]),
+            cut(item["prediction"]),
+        )
+    return table
+
+
 def watch_until_done(client: Client, eval_id: str, interval: float = 0.5) -> dict[str, Any]:
     evaluation = client.show(eval_id)
     with Live(runs_table(evaluation), console=console, refresh_per_second=4) as live:
