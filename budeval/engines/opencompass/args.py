@@ -16,7 +16,7 @@ never call the endpoint), so the rendered config gets `retry + 1`.
 
 Dataset configs can override the model: OpenCompass 0.5.4 (`OpenICLInferTask._inference`) copies
 the model's `max_out_len` and `batch_size` into a dataset's inferencer only where the dataset sets
-none, and 15 allowlisted configs set `max_out_len` (gsm8k 512, triviaqa 50, lambada 5, …). So the
+none, and 13 allowlisted configs set `max_out_len` (gsm8k 512, triviaqa 50, lambada 5, …). So the
 values a request sets explicitly are also returned as `inferencer`, which the runner writes into
 every dataset's inferencer; without them each config keeps its own. The other arguments cannot be
 overridden by a dataset (`max_seq_len` is always the model's; `temperature`, `retry`, `timeout` and
