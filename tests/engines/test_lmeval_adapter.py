@@ -223,6 +223,28 @@ def test_parse_scores_and_primary_filter_predictions(tmp_path: Path) -> None:
     assert parsed.predictions[0].prompt == "prompt 0"
 
 
+@pytest.mark.parametrize(
+    ("choices", "doc", "gold"),
+    [
+        (["red", "green", "blue"], {}, "green"),  # a list in the task config
+        ("{{options}}", {"options": ["x", "y", "z"]}, "y"),  # a doc field
+        ("{{ q.opts }}", {"q": {"opts": ["a", "b"]}}, "b"),
+        ("{{options}}", {"options": "not a list"}, "1"),  # unresolvable: the target as written
+    ],
+)
+def test_gold_is_the_choice_text_the_metric_compared(
+    tmp_path: Path, choices: Any, doc: dict[str, Any], gold: str
+) -> None:
+    """With `doc_to_choice`, lm-eval's `target` is an index and its metric compares
+    `choices[target]` (ConfigurableTask.process_results); gold is that text, as for OpenCompass."""
+    results = json.loads(json.dumps(RESULTS))
+    results["configs"]["demo_arith"]["doc_to_choice"] = choices
+    samples = [{**sample(0, "strict-match", "x", "1"), "target": 1, "doc": doc}]
+    write_output(tmp_path, results, samples)
+    [prediction] = ENGINE.parse(spec(), spec().datasets[0], tmp_path).predictions
+    assert prediction.gold == gold
+
+
 def test_parse_without_results_is_a_clear_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no results_"):
         ENGINE.parse(spec(), spec().datasets[0], tmp_path)
