@@ -223,6 +223,15 @@ def stream(argv, cwd, env, redact):
     return process.wait(), last
 
 
+def command(args, config, output_dir):
+    """The `opencompass` command line: `--max-num-workers` infer workers per dataset (a dataset
+    over 16 rows is split across them; each sends up to `batch_size` requests at once)."""
+    workers = int(literal(args["generation"]["max_num_workers"], "number"))
+    program = os.path.join(os.path.dirname(sys.executable), "opencompass")  # the env's CLI
+    program = program if os.path.exists(program) else "opencompass"
+    return [program, config, "-w", output_dir, "--max-num-workers", str(workers)]
+
+
 def run(args, redact):
     """Render, run, judge: None on success, else the reason."""
     data_dir = os.environ.get("DATA_DIR", "/data")
@@ -234,16 +243,7 @@ def run(args, redact):
         handle.write(render_config(args))
     check_file(args["dataset"])
     env = engine_environment(args, data_dir)
-    workers = int(literal(args["generation"]["max_num_workers"], "number"))
-    program = os.path.join(os.path.dirname(sys.executable), "opencompass")  # the env's CLI
-    argv = [
-        program if os.path.exists(program) else "opencompass",
-        config,
-        "-w",
-        output_dir,
-        "--max-num-workers",
-        str(workers),
-    ]
+    argv = command(args, config, output_dir)
     outcome.say(
         f"dataset {args['dataset']['name']}, model abbr {args['model_abbr']}: {' '.join(argv)}"
     )
