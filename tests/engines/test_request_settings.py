@@ -178,3 +178,34 @@ def test_every_allowlisted_config_uses_the_requested_values(
         {name: render(name) for name in ("gsm8k_gen_1d7fe4", "lambada_gen", "math_gen")},
     )
     assert own == {"gsm8k_gen_1d7fe4": [[512, 8]], "lambada_gen": [[5, 8]], "math_gen": [[1024, 8]]}
+
+
+def test_concurrency_knobs_bound_what_the_endpoint_sees(settings_service: Service) -> None:
+    """README's numbers for slow endpoints, measured: OpenCompass's defaults put up to 2 workers
+    x 8 = 16 requests in flight on a 20-row dataset; `max_num_workers=1, batch_size=2` → 2;
+    lm-eval's `num_concurrent=2` → 2."""
+    cases = {  # latency long enough for the two workers' first batches to overlap
+        "con-oc-default": ("opencompass", {}, 8000),
+        "con-oc-small": ("opencompass", {"max_num_workers": 1, "batch_size": 2}, 500),
+        "con-lm-small": ("lmeval", {"num_concurrent": 2}, 500),
+    }
+    endpoints = {
+        eval_id: DemoEndpoint(api_key=KEY, latency_ms=latency)
+        for eval_id, (_, _, latency) in cases.items()
+    }
+    try:
+        for eval_id, (engine, extra, _) in cases.items():
+            url = endpoints[eval_id].start().url
+            request = body(eval_id, engine, url, ["demo_arith"], **extra)
+            assert settings_service.start_eval(request).status_code == 201
+        for eval_id in cases:
+            done = settings_service.wait_terminal(eval_id, timeout=400)
+            assert done["status"] == "succeeded", done
+        peaks = {eval_id: endpoints[eval_id].requests.max_in_flight for eval_id in cases}
+    finally:
+        for endpoint in endpoints.values():
+            endpoint.stop()
+    # more than one worker's batch at once, never more than both: the two worker processes start
+    # seconds apart on a busy host, so their first batches overlap only partly (12 measured)
+    assert 8 < peaks.pop("con-oc-default") <= 16
+    assert peaks == {"con-oc-small": 2, "con-lm-small": 2}
