@@ -130,7 +130,7 @@ def test_gold_is_the_processed_reference_the_evaluator_compared(tmp_path: Path) 
         {"pred": ["1"], "answer": ["1"], "correct": [True]},  # Gsm8kEvaluator, EM
         {"predictions": "x", "references": "2", "correct": False},  # format_details
         {"pred": ["3"], "refr": ["3"], "correct": [True]},  # custom datasets
-        {"pred": ["0"], "correct": [False]},  # no reference: the raw one stands
+        {"pred": ["0"], "is_correct": [False]},  # AccwithDetailsEvaluator; no reference
     ]
     (run / "results/m/d.json").write_text(json.dumps({"accuracy": 50.0, "details": shapes}))
     parsed = ENGINE.parse(spec(model="m"), DatasetRun(dataset_id="d", run_id="r"), tmp_path)

@@ -122,7 +122,9 @@ def parse_run(
                 per_metric.setdefault(metric, []).append(fraction)
         for i, row in enumerate(rows):
             detail = details[i] if i < len(details) and isinstance(details[i], dict) else {}
-            correct = first(detail.get("correct"))
+            # the keys OpenCompass's own G-Pass@k reads, in its order
+            outcomes = (detail.get(key) for key in ("correct", "is_correct", "cascade_correct"))
+            correct = first(next((value for value in outcomes if value is not None), None))
             predictions.append(
                 Prediction(
                     index=len(predictions),
