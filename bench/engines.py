@@ -65,9 +65,10 @@ from common import Service, code_version, iso_to_epoch, read_json
 
 from budeval.demo import datasets as demo_datasets
 from budeval.demo.endpoint import DemoEndpoint
-from budeval.engines import environments, lmeval_tasks
+from budeval.engines import environments
 from budeval.engines.lmeval import LmEvalEngine
-from budeval.engines.opencompass_recipe import RECIPE as OPENCOMPASS_RECIPE
+from budeval.engines.lmeval import tasks as lmeval_tasks
+from budeval.engines.opencompass.recipe import RECIPE as OPENCOMPASS_RECIPE
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"

@@ -46,6 +46,11 @@ class Client:
     def results(self, eval_id: str) -> dict[str, Any]:
         return self._call("GET", f"/evals/{eval_id}/results")  # type: ignore[no-any-return]
 
+    def predictions(self, eval_id: str, **filters: Any) -> dict[str, Any]:
+        params = {key: value for key, value in filters.items() if value is not None}
+        path = f"/evals/{eval_id}/predictions"
+        return self._call("GET", path, params=params)  # type: ignore[no-any-return]
+
     def cancel(self, eval_id: str) -> dict[str, Any]:
         return self._call("POST", f"/evals/{eval_id}/cancel")  # type: ignore[no-any-return]
 

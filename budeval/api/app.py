@@ -19,7 +19,7 @@ from prometheus_client import make_asgi_app
 import budeval
 from budeval.api.limits import BodyLimit
 from budeval.api.problems import install_handlers, problem
-from budeval.api.routes import clusters, engines, evals, health
+from budeval.api.routes import clusters, engines, evals, health, predictions
 from budeval.api.security import Unauthorized
 from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.backends.registry import build_backend
@@ -104,5 +104,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evals.router)
     app.include_router(engines.router)
     app.include_router(clusters.router)
+    app.include_router(predictions.router)
     app.mount("/metrics", make_asgi_app())
     return app

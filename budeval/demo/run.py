@@ -5,7 +5,8 @@ store — against the demo endpoint (not a model), on generated datasets, with n
 engine's environment is installed once (`budeval engines install`) into the user's engines dir
 and reused. lm-evaluation-harness is the default because it installs in about a minute and runs in
 seconds; OpenCompass (the seeds' engine, ~2 GB and ~30 s per dataset) is `--engine opencompass`;
-`--engine smoke` needs nothing installed.
+`--engine smoke` needs nothing installed. What to show while it runs is the caller's (`follow`):
+this module knows nothing of the CLI that calls it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from budeval.cli import scores_table, watch_until_done
 from budeval.client import Client
 from budeval.config import Settings
 from budeval.demo.endpoint import DemoEndpoint
@@ -29,6 +30,8 @@ from budeval.engines.registry import default_registry
 
 DEMO_KEY = "sk-demo-not-a-real-key"
 DEMO_ACCURACY = 0.75
+Follow = Callable[[Client, str], str]
+"""Watch evaluation `eval_id` until it ends (showing what it likes); its final status."""
 DATASETS = {"lmeval": ["demo_arith", "demo_mcq"], "opencompass": ["demo_arith", "demo_mcq"]}
 
 
@@ -56,7 +59,7 @@ def demo_request(engine: str, endpoint: str) -> dict[str, Any]:
     return body
 
 
-def run_demo(console: Console, *, home: str | None, port: int, engine: str) -> int:
+def run_demo(console: Console, *, home: str | None, port: int, engine: str, follow: Follow) -> int:
     engines_dir = Settings().engines_path
     recipe = default_registry().get(engine).recipe
     if recipe is not None and not environments.installed(engines_dir, recipe):
@@ -82,30 +85,24 @@ def run_demo(console: Console, *, home: str | None, port: int, engine: str) -> i
             [sys.executable, "-m", "budeval", "serve"], env=env, stdout=log, stderr=log
         )
         try:
-            return _evaluate(
-                console, Client(f"http://127.0.0.1:{port}"), server, engine, endpoint.url, data_dir
-            )
+            client = Client(f"http://127.0.0.1:{port}")
+            if not _ready(console, client, server, data_dir):
+                return 1
+            evaluation = client.start(demo_request(engine, endpoint.url))
+            console.print(f"evaluation {evaluation['eval_id']} started with engine {engine}")
+            return 0 if follow(client, evaluation["eval_id"]) == "succeeded" else 2
         finally:
             server.terminate()
             server.wait(timeout=30)
 
 
-def _evaluate(
-    console: Console,
-    client: Client,
-    server: subprocess.Popen[bytes],
-    engine: str,
-    url: str,
-    data_dir: Path,
-) -> int:
+def _ready(
+    console: Console, client: Client, server: subprocess.Popen[bytes], data_dir: Path
+) -> bool:
     deadline = time.monotonic() + 60
     while not client.ready():
         if server.poll() is not None or time.monotonic() > deadline:
             console.print(f"[red]the service did not start; see {data_dir / 'service.log'}")
-            return 1
+            return False
         time.sleep(0.2)  # a client waiting for a process to come up: nothing to await
-    evaluation = client.start(demo_request(engine, url))
-    console.print(f"evaluation {evaluation['eval_id']} started with engine {engine}")
-    evaluation = watch_until_done(client, evaluation["eval_id"])
-    console.print(scores_table(client.results(evaluation["eval_id"])))
-    return 0 if evaluation["status"] == "succeeded" else 2
+    return True

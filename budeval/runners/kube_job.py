@@ -26,21 +26,20 @@ import sys
 
 if __package__:  # imported as budeval.runners.<name> (tests, the service image's -m)
     from budeval.runners.output_digest import output_digest
+    from budeval.runners.redaction import Redactor
 else:  # a script in an engine image: its own folder is first on sys.path
     from output_digest import output_digest
+    from redaction import Redactor
 
 LIMIT = 4096
 PREFIX = "kube-job:"
 SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-MIN_SECRET = 8
 
 
 def redact(text: str) -> str:
     """Hide values of secret-looking variables, should an engine put one in its reason."""
-    for name, value in os.environ.items():
-        if len(value) >= MIN_SECRET and any(hint in name.upper() for hint in SECRET_HINTS):
-            text = text.replace(value, "***")
-    return text
+    hinted = [v for k, v in os.environ.items() if any(hint in k.upper() for hint in SECRET_HINTS)]
+    return Redactor(*hinted)(text)
 
 
 def read_reason(path: str | None) -> str | None:

@@ -10,7 +10,7 @@ a result because the task is always given as a YAML file.
 
 The API key arrives only as `OPENAI_API_KEY`. lm-eval logs request headers on HTTP errors
 (`'Authorization': 'Bearer <key>'`), so stdout and stderr are wrapped before lm-eval is imported
-and every occurrence of the key is replaced by `***`; the output files are checked too. On
+and redacted by `redaction.py` (the rules every runner shares); the output files are checked too. On
 failure the last line on stderr is `lmeval-runner: FAILED: <one-line reason>` and the exit code
 is 1 (2 for bad ENGINE_ARGS).
 """
@@ -18,7 +18,6 @@ is 1 (2 for bad ENGINE_ARGS).
 from __future__ import annotations
 
 import glob
-import io
 import json
 import logging
 import os
@@ -28,11 +27,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+if __package__:  # imported as budeval.runners.lmeval_runner (the adapter tests)
+    from budeval.runners.redaction import MIN_SECRET, RedactingStream, Redactor
+else:  # a script in the engine's environment: its own folder is first on sys.path
+    from redaction import MIN_SECRET, RedactingStream, Redactor
+
 KEY_ENV = "OPENAI_API_KEY"
-MASK = "***"
-MIN_SECRET = 8
-"""Keys shorter than this are not redacted: they cannot be told from ordinary text (a key `none`
-would turn lm-eval's filter name into `***` and corrupt results.json). Such keys are no secret."""
 PREFIX = "lmeval-runner:"
 LOGLIKELIHOOD = {"loglikelihood", "loglikelihood_rolling", "multiple_choice"}
 
@@ -41,65 +41,12 @@ class RunnerError(Exception):
     """A failure with a reason worth showing as is."""
 
 
-class Redacting(io.TextIOBase):
-    """A text stream that replaces secrets before they reach the real stream.
-
-    Text is held until a newline, carriage return or flush, so a secret split across two writes
-    (print writes text and end separately) is still seen whole."""
-
-    def __init__(self, stream: Any, secrets: list[str]) -> None:
-        self._stream = stream
-        self._secrets = [secret for secret in secrets if secret]
-        self._held = ""
-
-    def _clean(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-    def write(self, text: str) -> int:
-        self._held += text
-        cut = max(self._held.rfind("\n"), self._held.rfind("\r"))
-        if cut >= 0:
-            ready, self._held = self._held[: cut + 1], self._held[cut + 1 :]
-            self._stream.write(self._clean(ready))
-        return len(text)
-
-    def flush(self) -> None:
-        if self._held:
-            self._stream.write(self._clean(self._held))
-            self._held = ""
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return int(self._stream.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream, "encoding", "utf-8"))
-
-    def writable(self) -> bool:
-        return True
-
-
-def secret_forms(key: str) -> list[str]:
-    """The key as it may appear in text: raw, repr-escaped, JSON-escaped (none if too short)."""
-    if len(key) < MIN_SECRET:
-        return []
-    forms = {key, repr(key)[1:-1], json.dumps(key)[1:-1]}
-    return sorted((form for form in forms if form), key=len, reverse=True)
-
-
 def fail(reason: str, code: int = 1) -> int:
     line = " ".join(reason.split())[:800]
     print(f"{PREFIX} FAILED: {line}", file=sys.stderr, flush=True)
     termination_log = os.environ.get("TERMINATION_LOG")
     if termination_log:  # the run's failure message (Kubernetes: the termination message)
-        for form in secret_forms(os.environ.get(KEY_ENV, "")):
-            line = line.replace(form, MASK)
+        line = Redactor(os.environ.get(KEY_ENV, ""))(line)
         with open(termination_log, "w") as handle:
             handle.write(line)
     return code
@@ -219,22 +166,6 @@ def evaluate(lm_eval_args: list[str]) -> None:
     cli_evaluate()
 
 
-def scrub_outputs(output_dir: Path, forms: list[str]) -> list[str]:
-    """Replace the key in every output file (lm-eval should never write it; make sure)."""
-    scrubbed = []
-    for path in output_dir.rglob("*"):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        if any(form.encode() in data for form in forms):
-            text = data.decode(errors="replace")
-            for form in forms:
-                text = text.replace(form, MASK)
-            path.write_text(text)
-            scrubbed.append(path.name)
-    return scrubbed
-
-
 def endpoint_of(args: dict[str, Any]) -> str | None:
     try:
         cli = args["lm_eval_args"]
@@ -243,7 +174,7 @@ def endpoint_of(args: dict[str, Any]) -> str | None:
         return None
 
 
-def run(args: dict[str, Any], forms: list[str]) -> int:
+def run(args: dict[str, Any], redact: Redactor) -> int:
     output_dir = Path(args["output_dir"])
     output_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HOME", args["hf_home"])
@@ -254,7 +185,7 @@ def run(args: dict[str, Any], forms: list[str]) -> int:
     evaluate(list(args["lm_eval_args"]))
     if not glob.glob(str(output_dir / "*" / "results_*.json")):
         raise RunnerError("lm-eval finished without writing results_*.json")
-    if scrubbed := scrub_outputs(output_dir, forms):
+    if scrubbed := redact.scrub(output_dir):  # lm-eval should never write it; make sure
         print(f"{PREFIX} removed the API key from {', '.join(scrubbed)}", flush=True)
     print(f"{PREFIX} done", flush=True)
     return 0
@@ -262,11 +193,13 @@ def run(args: dict[str, Any], forms: list[str]) -> int:
 
 def main() -> int:
     key = os.environ.get(KEY_ENV, "")
-    forms = secret_forms(key)
-    sys.stdout = Redacting(sys.stdout, forms)
-    sys.stderr = Redacting(sys.stderr, forms)
-    if key and not forms:
-        print(f"{PREFIX} the API key is shorter than {MIN_SECRET} characters: not redacted")
+    redact = Redactor(key)
+    sys.stdout = RedactingStream(sys.stdout, redact)
+    sys.stderr = RedactingStream(sys.stderr, redact)
+    if key and not redact.forms:
+        print(
+            f"{PREFIX} the API key is shorter than {MIN_SECRET} characters: masked in headers only"
+        )
     try:
         args = json.loads(os.environ["ENGINE_ARGS"])
         if not isinstance(args, dict) or args.get("format") != 1:
@@ -274,7 +207,7 @@ def main() -> int:
     except (KeyError, ValueError) as error:
         return fail(f"ENGINE_ARGS unusable: {describe(error)}", 2)
     try:
-        return run(args, forms)
+        return run(args, redact)
     except RunnerError as error:
         return fail(str(error))
     except SystemExit as error:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from budeval.errors import NotFound, PermanentError
 from budeval.results.models import ParsedResults
 from budeval.store.db import utcnow
-from budeval.store.models import PredictionRow, RunRow, ScoreRow
+from budeval.store.models import EvaluationRow, PredictionRow, RunRow, ScoreRow
 from budeval.store.records import PredictionRecord, ScoreRecord
 
 
@@ -113,3 +113,58 @@ def predictions(session: Session, run_id: str, limit: int, offset: int) -> list[
         .offset(offset)
     )
     return [PredictionRecord.model_validate(row) for row in session.scalars(query)]
+
+
+class DatasetPrediction(PredictionRecord):
+    """A stored prediction with the dataset of its run (what the predictions route returns)."""
+
+    dataset: str
+
+
+def eval_predictions(
+    session: Session,
+    eval_id: str,
+    *,
+    run_id: str | None = None,
+    dataset: str | None = None,
+    correct: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[DatasetPrediction], int]:
+    """One page of an evaluation's predictions (run order, then sample index) and the total
+    matching the filters. NotFound for an unknown evaluation or a run of another one."""
+    if session.scalar(select(EvaluationRow.id).where(EvaluationRow.id == eval_id)) is None:
+        raise NotFound(f"evaluation {eval_id} not found")
+    if (
+        run_id is not None
+        and session.scalar(select(RunRow.id).where(RunRow.id == run_id, RunRow.eval_id == eval_id))
+        is None
+    ):
+        raise NotFound(f"run {run_id} of evaluation {eval_id} not found")
+    where = [PredictionRow.eval_id == eval_id]
+    if run_id is not None:
+        where.append(PredictionRow.run_id == run_id)
+    if dataset is not None:
+        where.append(RunRow.dataset == dataset)
+    if correct is not None:
+        where.append(PredictionRow.correct.is_(correct))
+    joined = select(PredictionRow, RunRow.dataset).join(RunRow, RunRow.id == PredictionRow.run_id)
+    total = session.scalar(
+        select(func.count())
+        .select_from(PredictionRow)
+        .join(RunRow, RunRow.id == PredictionRow.run_id)
+        .where(*where)
+    )
+    query = (
+        joined.where(*where)
+        .order_by(RunRow.position, PredictionRow.idx)
+        .limit(limit)
+        .offset(offset)
+    )
+    page = [
+        DatasetPrediction.model_validate(
+            {**PredictionRecord.model_validate(row).model_dump(), "dataset": name}
+        )
+        for row, name in session.execute(query)
+    ]
+    return page, int(total or 0)

@@ -230,6 +230,13 @@ class Store:
         with transaction(self._engine) as session:
             return results.predictions(session, run_id, limit, offset)
 
+    def list_predictions(
+        self, eval_id: str, **filters: Any
+    ) -> tuple[list[results.DatasetPrediction], int]:
+        """A page of the evaluation's predictions and the total (`results.eval_predictions`)."""
+        with transaction(self._engine) as session:
+            return results.eval_predictions(session, eval_id, **filters)
+
     # events
 
     def add_event(

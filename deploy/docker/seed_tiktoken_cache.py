@@ -3,7 +3,7 @@
 Usage (build time): python seed_tiktoken_cache.py <opencompass_recipe.py> <out dir>
 
 The seeding code is NOT copied here: it is read from `SEED_TIKTOKEN_CACHE` in
-budeval/engines/opencompass_recipe.py (parsed with `ast`, without importing budeval, which is not
+budeval/engines/opencompass/recipe.py (parsed with `ast`, without importing budeval, which is not
 installed in the engine image) and executed with `sys.argv[1] = <out dir>`, like the recipe's
 post-install step `python -c SEED_TIKTOKEN_CACHE {env}/tiktoken_cache`. One source of truth.
 """

@@ -14,9 +14,9 @@ import pytest
 from budeval.backends.base import RUNNERS_MOUNT
 from budeval.backends.local.environment import OFFLINE_SWITCHES
 from budeval.config import Settings
-from budeval.engines import opencompass_recipe
 from budeval.engines.lmeval import LmEvalEngine
 from budeval.engines.opencompass import OpenCompassEngine
+from budeval.engines.opencompass import recipe as opencompass_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "deploy" / "docker"
@@ -186,11 +186,11 @@ def test_opencompass_seeds_the_tiktoken_cache_with_the_recipes_code():
     runs = values(path, "RUN")
     assert any("seed_tiktoken_cache.py" in run and cache in run for run in runs)
     sources = {source for sources, _ in copies(path) for source in sources}
-    assert "budeval/engines/opencompass_recipe.py" in sources
+    assert "budeval/engines/opencompass/recipe.py" in sources
     assert "deploy/docker/seed_tiktoken_cache.py" in sources
     # The seeding script runs the recipe's own code, read from the file, not a copy of it.
     script = runpy.run_path(str(DOCKER / "seed_tiktoken_cache.py"), run_name="seed")
-    recipe_file = ROOT / "budeval" / "engines" / "opencompass_recipe.py"
+    recipe_file = ROOT / "budeval" / "engines" / "opencompass" / "recipe.py"
     assert script["seed_code"](str(recipe_file)) == opencompass_recipe.SEED_TIKTOKEN_CACHE
     assert env["TIKTOKEN_CACHE_DIR"] == cache
 

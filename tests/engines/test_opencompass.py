@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from budeval.demo.endpoint import DemoEndpoint
-from budeval.engines.opencompass_datasets import CONFIGS
-from budeval.engines.opencompass_recipe import RECIPE, TIKTOKEN_CACHE
+from budeval.engines.opencompass.datasets import CONFIGS
+from budeval.engines.opencompass.recipe import RECIPE, TIKTOKEN_CACHE
 from budeval.store.store import Store
 from tests.service import Service, wait_for
 

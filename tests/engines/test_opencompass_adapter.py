@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from budeval.engines.opencompass import OpenCompassEngine, api_base, model_abbr
-from budeval.engines.opencompass_args import DEFAULTS, generation_args
-from budeval.engines.opencompass_datasets import dataset_args
-from budeval.engines.opencompass_recipe import RECIPE
+from budeval.engines.opencompass.args import DEFAULTS, generation_args
+from budeval.engines.opencompass.datasets import dataset_args
+from budeval.engines.opencompass.recipe import RECIPE
 from budeval.engines.registry import default_registry
 from budeval.errors import InvalidRequest
 from budeval.runners import opencompass_runner as runner
@@ -50,13 +50,23 @@ def test_registered_with_the_pinned_recipe() -> None:
 
 
 def test_defaults_and_lm_eval_aliases() -> None:
-    assert generation_args({}) == DEFAULTS
+    assert generation_args({}) == {**DEFAULTS, "inferencer": {}}
     mapped = generation_args({"num_concurrent": 4, "max_retries": 5, "max_gen_toks": 64})
     assert (mapped["batch_size"], mapped["retry"], mapped["max_out_len"]) == (4, 5, 64)
     both = generation_args({"batch_size": 2, "num_concurrent": 9})
     assert both["batch_size"] == 2  # OpenCompass's own name wins, whatever the order
     assert generation_args({"model_type": "local-chat-completions", "limit": 5})["limit"] == 5
     assert generation_args({"temperature": 1, "max_out_len": 8.0})["max_out_len"] == 8
+
+
+def test_requested_lengths_and_batch_sizes_are_marked_for_every_inferencer() -> None:
+    """Only what the request sets overrides a dataset config's own value (an absent one keeps
+    e.g. gsm8k's 512, as OpenCompass run by hand would)."""
+    assert generation_args({"max_gen_toks": 64, "temperature": 0.5})["inferencer"] == {
+        "max_out_len": 64
+    }
+    both = generation_args({"max_out_len": 100, "num_concurrent": 2})
+    assert both["inferencer"] == {"max_out_len": 100, "batch_size": 2}
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,28 @@ def test_verdict_adds_the_last_api_error_to_a_retry_failure(tmp_path: Path) -> N
 
 
 def test_details_dict_counts_only_samples() -> None:
-    from budeval.engines.opencompass_results import details_list
+    from budeval.engines.opencompass.results import details_list
 
     details = {"1": {"pred": "b"}, "0": {"pred": "a"}, "type": "GEN", "10": {"pred": "k"}}
     assert [entry["pred"] for entry in details_list(details)] == ["a", "b", "k"]
+
+
+def test_gold_is_the_processed_reference_the_evaluator_compared(tmp_path: Path) -> None:
+    """As for lm-eval (its `target`): `gold` is the answer after the dataset postprocessor (what
+    the metric compared), not the raw reference of OpenCompass's predictions file."""
+    run = fake_output(tmp_path, {"d": {"accuracy": 50.0, "details": []}})
+    raw = {
+        str(i): {"origin_prompt": "q", "prediction": "p", "gold": f"{i}+1\n#### {i + 1}"}
+        for i in range(4)
+    }
+    (run / "predictions/m/d.json").write_text(json.dumps(raw))
+    shapes = [  # the per-sample shapes of OpenCompass 0.5.4's evaluators, flattened
+        {"pred": ["1"], "answer": ["1"], "correct": [True]},  # Gsm8kEvaluator, EM
+        {"predictions": "x", "references": "2", "correct": False},  # format_details
+        {"pred": ["3"], "refr": ["3"], "correct": [True]},  # custom datasets
+        {"pred": ["0"], "is_correct": [False]},  # AccwithDetailsEvaluator; no reference
+    ]
+    (run / "results/m/d.json").write_text(json.dumps({"accuracy": 50.0, "details": shapes}))
+    parsed = ENGINE.parse(spec(model="m"), DatasetRun(dataset_id="d", run_id="r"), tmp_path)
+    assert [p.gold for p in parsed.predictions] == ["1", "2", "3", "3+1\n#### 4"]
+    assert [p.correct for p in parsed.predictions] == [True, False, True, False]

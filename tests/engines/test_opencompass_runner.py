@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from budeval.engines.opencompass_datasets import dataset_args
+from budeval.engines.opencompass.datasets import CONFIGS, dataset_args
 from budeval.runners import opencompass_runner as runner
 from tests.engines.test_opencompass_adapter import ENGINE, HOSTILE, spec
 
@@ -61,16 +61,6 @@ def test_config_rejects_what_would_be_code() -> None:
         runner.render_config(args)
 
 
-def test_redaction_of_output_and_files(tmp_path: Path) -> None:
-    redact = runner.Redactor("sk-first,sk-second")
-    assert redact("a sk-first b sk-second c sk-first,sk-second") == "a *** b *** c ***"
-    (tmp_path / "tmp").mkdir()
-    (tmp_path / "tmp" / "params.py").write_text("key='sk-second'\n")
-    redact.scrub(tmp_path)
-    assert (tmp_path / "tmp" / "params.py").read_text() == "key='***'\n"
-    assert runner.Redactor("")("unchanged") == "unchanged"
-
-
 def test_seeds_default_dataset_falls_back_to_the_demo_rows(tmp_path: Path, capsys) -> None:
     rows = tmp_path / "demo_arith.jsonl"
     rows.write_text('{"question": "q", "answer": "1\\n#### 1"}\n')
@@ -102,3 +92,32 @@ def test_a_missing_or_malformed_custom_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "mine.jsonl").write_text('{"question": "q", "answer": "a"}\n')
     runner.check_file(dataset)
     runner.check_file({"kind": "config", "name": "gsm8k_gen"})  # no file of its own
+
+
+def inferencer_overrides(text: str) -> dict[str, Any]:
+    """The keywords the rendered config puts into each dataset's `inferencer=dict(...)`."""
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.keyword) and node.arg == "inferencer":
+            call = node.value
+            assert isinstance(call, ast.Call)
+            return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+    return {}
+
+
+@pytest.mark.parametrize("dataset", sorted(CONFIGS))
+def test_requested_generation_settings_override_every_allowlisted_config(dataset: str) -> None:
+    """OpenCompass fills the model's max_out_len only where the dataset config sets none
+    (gsm8k_gen_1d7fe4: GenInferencer(max_out_len=512)); a request's value must win everywhere."""
+    args = runner_args(dataset, max_out_len=77, num_concurrent=3)
+    assert inferencer_overrides(runner.render_config(args)) == {"max_out_len": 77, "batch_size": 3}
+    limited = runner.render_config(runner_args(dataset, max_gen_toks=9, limit=2))
+    assert inferencer_overrides(limited) == {"max_out_len": 9} and "'[0:2]'" in limited
+
+
+def test_without_a_requested_length_each_config_keeps_its_own() -> None:
+    text = runner.render_config(runner_args("gsm8k_gen_1d7fe4"))
+    assert inferencer_overrides(text) == {} and "datasets = [*gsm8k_datasets]" in text
+    args = runner_args("gsm8k_gen_1d7fe4", max_out_len=64)
+    args["generation"]["inferencer"] = {"max_out_len": 64, "__import__('os')": 1}
+    with pytest.raises(runner.Failure):
+        runner.render_config(args)

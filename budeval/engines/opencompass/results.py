@@ -10,7 +10,13 @@ fractions (0 to 1), so each numeric metric is divided by 100 (`accuracy` 70.0 â†
 `higher_is_better=True`. OpenCompass has no sample count: `n_samples` is the number of `details`
 (else of predictions). A config with several datasets (mmlu's 57 subjects) gives one score per
 subset as `<dataset_id>/<abbr>` plus the plain `<dataset_id>` score: the mean of the subsets,
-OpenCompass's own default for summary groups (`naive_average`). Pure reading, no writes.
+OpenCompass's own default for summary groups (`naive_average`).
+
+Per sample, `gold` is the reference the evaluator compared, as for lm-eval (its `target`): the
+results file's detail (`answer`, `references`, `refr`, `reference` or `gold`, whichever the
+evaluator wrote; after the config's dataset postprocessor, e.g. gsm8k's `#### 72` â†’ `72`). The
+predictions file's `gold` is the raw dataset field; it stands only where a detail names none.
+Pure reading, no writes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from budeval.results.models import ParsedResults, Prediction, Score
 
 TIMESTAMP = re.compile(r"^\d{8}_\d{6}$")
 NOT_METRICS = frozenset({"details", "type", "error"})
+REFERENCE_KEYS = ("answer", "references", "refr", "reference", "gold")
+"""Where OpenCompass 0.5.4's evaluators put the compared reference in a sample's detail."""
 
 
 def newest_run(output_dir: Path) -> Path:
@@ -75,6 +83,18 @@ def text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+def first(value: Any) -> Any:
+    """Details are flattened to one entry per generation (replica); the first is the sample's."""
+    return value[0] if isinstance(value, list) and value else value
+
+
+def compared_gold(detail: dict[str, Any], row: dict[str, Any]) -> str | None:
+    for key in REFERENCE_KEYS:
+        if detail.get(key) is not None:
+            return text(first(detail[key]))
+    return text(row.get("gold"))
+
+
 def parse_run(
     output_dir: Path, model: str, dataset_id: str
 ) -> tuple[list[Score], list[Prediction]]:
@@ -102,15 +122,15 @@ def parse_run(
                 per_metric.setdefault(metric, []).append(fraction)
         for i, row in enumerate(rows):
             detail = details[i] if i < len(details) and isinstance(details[i], dict) else {}
-            correct = detail.get("correct")
-            if isinstance(correct, list) and correct:
-                correct = correct[0]  # one entry per generation; the first is the prediction
+            # the keys OpenCompass's own G-Pass@k reads, in its order
+            outcomes = (detail.get(key) for key in ("correct", "is_correct", "cascade_correct"))
+            correct = first(next((value for value in outcomes if value is not None), None))
             predictions.append(
                 Prediction(
                     index=len(predictions),
                     prompt=text(row.get("origin_prompt")),
                     prediction=text(row.get("prediction")),
-                    gold=text(row.get("gold", detail.get("answer"))),
+                    gold=compared_gold(detail, row),
                     correct=correct if isinstance(correct, bool) else None,
                 )
             )

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from budeval.cli_common import Server, console, fail
+from budeval.cli.common import Server, console, fail
 from budeval.client import ApiError, Client
 
 clusters_app = typer.Typer(help="Kubernetes clusters runs can go to (talks to a running service).")

@@ -2,7 +2,8 @@
 
 The seeds share one `extra_args` between engines, so OpenCompass's names are accepted too and
 mapped where lm-eval has the same knob (`retry` → `max_retries`, `max_out_len` → `max_gen_toks`,
-`max_seq_len` → the API model's `max_length`). `query_per_second` is accepted and validated but
+`max_seq_len` → the API model's `max_length`, `request_timeout` → its `timeout`, rounded up to
+whole seconds). `query_per_second` is accepted and validated but
 has no lm-eval counterpart (lm-eval bounds load by `num_concurrent`, not by rate). Any other key
 is refused with a 422 naming it, so a typo never silently changes nothing.
 
@@ -12,6 +13,7 @@ is refused with a 422 naming it, so a typo never silently changes nothing.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +42,8 @@ class LmEvalOptions(BaseModel):
     """Evaluate only the first N documents (quick runs; scores are not comparable)."""
     max_seq_len: int | None = Field(default=None, ge=2, le=1_048_576)
     """OpenCompass's context length; lm-eval's `max_length`."""
+    request_timeout: float | None = Field(default=None, ge=1, le=3600)
+    """Seconds per request (lm-eval's `timeout`, whole seconds; its default is 300)."""
     query_per_second: float | None = Field(default=None, gt=0, le=100_000)
     """Accepted for OpenCompass compatibility; lm-eval has no rate limit (see num_concurrent)."""
 
@@ -67,6 +71,8 @@ class LmEvalOptions(BaseModel):
         }
         if self.max_seq_len is not None:
             args["max_length"] = self.max_seq_len
+        if self.request_timeout is not None:
+            args["timeout"] = math.ceil(self.request_timeout)
         return args
 
     def gen_kwargs(self) -> dict[str, Any]:

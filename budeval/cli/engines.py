@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from budeval.cli_common import console
+from budeval.cli.common import console
 
 engines_app = typer.Typer(help="Engines and their local environments (no service needed).")
 

@@ -5,18 +5,25 @@ lm-eval writes `<output>/<sanitised model>/results_<timestamp>.json` and, per ta
 `"exact_match,strict-match"`: metric, comma, filter. Scores keep lm-eval's scale (0-1) and become
 `exact_match/strict-match` (the filter `none` is left out). Only reads files; never raises
 anything but ValueError (or OSError) for output it cannot understand.
+
+A prediction's `gold` is what the metric compared: the sample's `target` (the task's
+`doc_to_target`, e.g. gsm8k's number after `####`), or, for a task with `doc_to_choice`, where
+lm-eval's target is an index, `choices[target]` (as `ConfigurableTask.process_results` does) when
+the choices are a list or a plain `{{field}}` of the document; the same meaning as OpenCompass's.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from budeval.results.models import Prediction, Score
 
 SKIPPED = {"alias", "name", "sample_len"}
+_FIELD = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}$")
 
 
 def newest_results(output_dir: Path) -> Path:
@@ -96,7 +103,29 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def predictions(samples_file: Path, filter_name: str, metric: str | None) -> list[Prediction]:
+def _choices(doc_to_choice: Any, doc: Any) -> list[Any] | None:
+    """The task's choices for `doc`: a list, or a plain `{{a.b}}` reference into the document."""
+    if isinstance(doc_to_choice, list):
+        return doc_to_choice
+    match = _FIELD.match(doc_to_choice) if isinstance(doc_to_choice, str) else None
+    value = doc
+    for part in match.group(1).split(".") if match else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if match and isinstance(value, list) else None
+
+
+def compared_gold(sample: dict[str, Any], doc_to_choice: Any) -> str | None:
+    target = sample.get("target")
+    if doc_to_choice is not None and isinstance(target, int) and not isinstance(target, bool):
+        choices = _choices(doc_to_choice, sample.get("doc"))
+        if choices is not None and 0 <= target < len(choices):
+            return _text(choices[target])
+    return _text(target)
+
+
+def predictions(
+    samples_file: Path, filter_name: str, metric: str | None, doc_to_choice: Any = None
+) -> list[Prediction]:
     found = []
     with samples_file.open() as lines:
         for line in lines:
@@ -111,7 +140,7 @@ def predictions(samples_file: Path, filter_name: str, metric: str | None) -> lis
                     index=int(sample["doc_id"]),
                     prompt=_prompt(sample.get("arguments")),
                     prediction=_text(sample.get("filtered_resps")),
-                    gold=_text(sample.get("target")),
+                    gold=compared_gold(sample, doc_to_choice),
                     correct=bool(outcome) if outcome in (0, 1) else None,
                 )
             )
@@ -140,8 +169,9 @@ def read(output_dir: Path, dataset: str) -> tuple[list[Score], list[Prediction]]
     found: list[Prediction] = []
     if not several and (samples := samples_file(path, tasks[0])) is not None:
         filter_name, metric = primary(document, tasks[0])
+        choices = document.get("configs", {}).get(tasks[0], {}).get("doc_to_choice")
         try:
-            found = predictions(samples, filter_name, metric)
+            found = predictions(samples, filter_name, metric, choices)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"unreadable lm-eval samples {samples.name}: {error}") from error
     return scores, found

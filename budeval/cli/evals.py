@@ -1,86 +1,20 @@
-"""`budeval …`: serve the API, drive evaluations over HTTP, run the demo.
-
-The CLI is a client of the HTTP API (except `serve` and `demo`, which start a service), so it
-behaves exactly like any other client: same validation, same errors.
-"""
+"""`budeval eval …`: start, watch and manage evaluations through a running service's HTTP API."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import time
 import uuid
 from typing import Annotated, Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 
-from budeval.cli_clusters import clusters_app
-from budeval.cli_common import Server, console, fail
-from budeval.cli_engines import engines_app
+from budeval.cli.common import Server, console, fail
+from budeval.cli.tables import predictions_table, runs_table, scores_table, watch_until_done
 from budeval.client import ApiError, Client
 
-app = typer.Typer(help="Evaluate OpenAI-compatible LLM endpoints on benchmark datasets.")
 eval_app = typer.Typer(help="Start, watch and manage evaluations (talks to a running service).")
-app.add_typer(eval_app, name="eval")
-app.add_typer(engines_app, name="engines")
-app.add_typer(clusters_app, name="clusters")
-TERMINAL = {"succeeded", "partially_failed", "failed", "cancelled", "timed_out"}
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="bind address (BUDEVAL_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (BUDEVAL_PORT)")] = None,
-) -> None:
-    """Run the budeval service (API + durable workflows + local backend)."""
-    import uvicorn
-
-    from budeval.api.app import create_app
-    from budeval.config import Settings
-
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    settings = Settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-
-
-def runs_table(evaluation: dict[str, Any]) -> Table:
-    table = Table(title=f"{evaluation['eval_id']}: {evaluation['status']}")
-    for column in ("run", "dataset", "status", "reason", "message"):
-        table.add_column(column)
-    for run in evaluation["runs"]:
-        table.add_row(
-            run["run_id"],
-            run["dataset_id"],
-            run["status"],
-            run["reason"] or "",
-            run["message"] or "",
-        )
-    return table
-
-
-def scores_table(results: dict[str, Any]) -> Table:
-    table = Table(title=f"scores of {results['eval_id']} ({results['status']})")
-    for column in ("dataset", "metric", "value", "n", "engine"):
-        table.add_column(column)
-    for score in results["scores"]:
-        table.add_row(
-            score["dataset"],
-            score["metric"],
-            f"{score['value']:.4g}",
-            str(score["n_samples"] or ""),
-            f"{score['engine']} {score['engine_version']}",
-        )
-    return table
 
 
 @eval_app.command("start")
@@ -115,17 +49,6 @@ def start(
     except ApiError as error:
         fail(error)
     console.print(evaluation["eval_id"])
-
-
-def watch_until_done(client: Client, eval_id: str, interval: float = 0.5) -> dict[str, Any]:
-    evaluation = client.show(eval_id)
-    with Live(runs_table(evaluation), console=console, refresh_per_second=4) as live:
-        while evaluation["status"] not in TERMINAL:
-            time.sleep(interval)  # a polling client: the service itself is event-driven
-            evaluation = client.show(eval_id)
-            live.update(runs_table(evaluation))
-    console.print()
-    return evaluation
 
 
 @eval_app.command("watch")
@@ -192,6 +115,32 @@ def results(eval_id: str, server: Server = None) -> None:
         fail(error)
 
 
+@eval_app.command("predictions")
+def predictions(
+    eval_id: str,
+    run_id: Annotated[str | None, typer.Option(help="only this run")] = None,
+    dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
+    correct: Annotated[
+        bool | None, typer.Option("--correct/--wrong", help="only right / wrong answers")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="page size (max 1000)")] = 50,
+    offset: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="the API's JSON page")] = False,
+    server: Server = None,
+) -> None:
+    """Per-sample prompts, predictions and gold answers (what the metric compared)."""
+    try:
+        page = Client(server).predictions(
+            eval_id, run_id=run_id, dataset=dataset, correct=correct, limit=limit, offset=offset
+        )
+    except ApiError as error:
+        fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+    else:
+        console.print(predictions_table(page))
+
+
 @eval_app.command("cancel")
 def cancel(eval_id: str, server: Server = None) -> None:
     try:
@@ -223,35 +172,3 @@ def logs(
             sys.stdout.flush()
     except ApiError as error:
         fail(error)
-
-
-@app.command()
-def demo(
-    home: Annotated[str | None, typer.Option(help="data dir (default: a fresh temp dir)")] = None,
-    port: int = 18080,
-    engine: Annotated[str, typer.Option(help="lmeval, opencompass or smoke")] = "lmeval",
-) -> None:
-    """Start a service on embedded defaults, evaluate the demo endpoint, print the scores."""
-    from budeval.demo.run import run_demo
-
-    raise typer.Exit(run_demo(console, home=home, port=port, engine=engine))
-
-
-@app.command(
-    "demo-endpoint",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def demo_endpoint(ctx: typer.Context) -> None:
-    """A deterministic OpenAI-compatible endpoint for trying budeval and for tests (not a model).
-
-    It answers the generated demo datasets with a set accuracy, latency and error rate; see
-    `budeval demo-endpoint --help`.
-    """
-    from budeval.demo import endpoint
-
-    raise typer.Exit(endpoint.main(ctx.args))
-
-
-def main() -> None:
-    app()

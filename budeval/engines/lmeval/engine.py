@@ -16,10 +16,11 @@ import json
 from pathlib import Path
 
 from budeval.backends.base import DATA_MOUNT, DATASETS_MOUNT, OUTPUT_MOUNT, RUNNERS_MOUNT, RunSpec
-from budeval.engines import lmeval_results, lmeval_tasks
 from budeval.engines.base import Engine
 from budeval.engines.environments import Recipe
-from budeval.engines.lmeval_options import LmEvalOptions, parse_options
+from budeval.engines.lmeval import results as lmeval_results
+from budeval.engines.lmeval import tasks as lmeval_tasks
+from budeval.engines.lmeval.options import LmEvalOptions, parse_options
 from budeval.engines.registry import register_engine
 from budeval.errors import InvalidRequest
 from budeval.results.models import ParsedResults

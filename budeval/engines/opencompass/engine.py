@@ -5,8 +5,8 @@ budeval never imports OpenCompass. `build` describes a run of the standalone run
 own environment, with everything it needs in `ENGINE_ARGS` (validated values, container paths,
 no secret; the key reaches the process only as `OPENAI_API_KEY`). The runner renders the config
 with literal values, runs the `opencompass` CLI and decides success (OpenCompass exits 0 when
-tasks fail); `parse` reads its output folder. Arguments: `opencompass_args`; datasets:
-`opencompass_datasets`; output format and score normalisation: `opencompass_results`.
+tasks fail); `parse` reads its output folder. Arguments: `args.py`; datasets:
+`datasets.py`; output format and score normalisation: `results.py` (all in this package).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import re
 from pathlib import Path
 
 from budeval.backends.base import OUTPUT_MOUNT, RUNNERS_MOUNT, RunSpec
-from budeval.engines import opencompass_args, opencompass_datasets, opencompass_results
 from budeval.engines.base import Engine
-from budeval.engines.opencompass_recipe import OPENCOMPASS_VERSION, RECIPE
+from budeval.engines.opencompass import args as opencompass_args
+from budeval.engines.opencompass import datasets as opencompass_datasets
+from budeval.engines.opencompass import results as opencompass_results
+from budeval.engines.opencompass.recipe import OPENCOMPASS_VERSION, RECIPE
 from budeval.engines.registry import register_engine
 from budeval.errors import InvalidRequest
 from budeval.results.models import ParsedResults

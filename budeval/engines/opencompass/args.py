@@ -12,7 +12,15 @@ mapped onto OpenCompass's own where they mean the same thing:
     model_type     → must name a chat-completions model (OpenCompass talks to /chat/completions)
 
 `retry` counts retries after the first attempt; OpenCompass's `retry` counts attempts (0 would
-never call the endpoint), so the rendered config gets `retry + 1`. Pure: no I/O.
+never call the endpoint), so the rendered config gets `retry + 1`.
+
+Dataset configs can override the model: OpenCompass 0.5.4 (`OpenICLInferTask._inference`) copies
+the model's `max_out_len` and `batch_size` into a dataset's inferencer only where the dataset sets
+none, and 13 allowlisted configs set `max_out_len` (gsm8k 512, triviaqa 50, lambada 5, …). So the
+values a request sets explicitly are also returned as `inferencer`, which the runner writes into
+every dataset's inferencer; without them each config keeps its own. The other arguments cannot be
+overridden by a dataset (`max_seq_len` is always the model's; `temperature`, `retry`, `timeout` and
+`query_per_second` live in the model only). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ LIMITS: dict[str, tuple[str, float, float]] = {
     "limit": ("int", 1, 10_000_000),
 }
 ALIASES = {"num_concurrent": "batch_size", "max_retries": "retry", "max_gen_toks": "max_out_len"}
+INFERENCER = ("max_out_len", "batch_size")
+"""Arguments a dataset config's inferencer may set; when requested they go into every inferencer."""
 
 DEFAULTS: dict[str, Any] = {
     "query_per_second": 10,
@@ -66,7 +76,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def generation_args(extra_args: dict[str, Any]) -> dict[str, Any]:
-    """The validated, complete argument set (defaults filled, aliases mapped). Raises 422s."""
+    """The validated, complete argument set (defaults filled, aliases mapped) plus `inferencer`,
+    the requested values that must override dataset configs. Raises 422s."""
     values = dict(DEFAULTS)
     # lm-eval aliases first, so OpenCompass's own name wins when a request sends both
     for key, value in sorted(extra_args.items(), key=lambda item: item[0] not in ALIASES):
@@ -85,6 +96,8 @@ def generation_args(extra_args: dict[str, Any]) -> dict[str, Any]:
                 f"(known: {', '.join(known)})",
                 field=f"{FIELD}.{key}",
             )
+    requested = {ALIASES.get(key, key) for key in extra_args}
+    values["inferencer"] = {key: values[key] for key in INFERENCER if key in requested}
     if values["max_out_len"] >= values["max_seq_len"]:
         raise InvalidRequest(
             f"{FIELD}.max_out_len: must be below max_seq_len ({values['max_seq_len']})",
