@@ -223,6 +223,22 @@ class KubeApiServer(WorkloadMixin):
     def allow(self, verb: str, resource: str, group: str = "") -> None:
         self.cluster.access.allow(verb, resource, group)
 
+    def grant_only(self, rules: Iterable[tuple[str, str, Iterable[str]]] | None) -> None:
+        """Enforce RBAC with exactly these (group, resource, verbs) rules (None: allow all)."""
+        self.cluster.access.grant_only(rules)
+
+    @property
+    def used_permissions(self) -> set[tuple[str, str, str]]:
+        """Every (verb, group, resource) a request has needed since start (or the last reset)."""
+        return self.cluster.access.used
+
+    @property
+    def refused_permissions(self) -> set[tuple[str, str, str]]:
+        return self.cluster.access.refused
+
+    def reset_used_permissions(self) -> None:
+        self.cluster.access.reset_used()
+
     # -- objects ----------------------------------------------------------------------------
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         found = self.cluster.store.get(resource_type(kind).plural, namespace or "", name)
