@@ -121,8 +121,8 @@ class App:
         verbs = [route.verb]
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         if route.verb == "patch" and content_type == APPLY and not route.sub:
-            namespace = route.namespace if route.rtype.namespaced else ""
-            if self.cluster.store.get(route.rtype.plural, namespace or "", route.name or "") is None:
+            namespace = (route.namespace if route.rtype.namespaced else "") or ""
+            if self.cluster.store.get(route.rtype.plural, namespace, route.name or "") is None:
                 verbs.append("create")
         for verb in verbs:
             self.cluster.access.authorize(verb, group, resource, route.namespace, route.name)
