@@ -39,6 +39,8 @@ TERMINATION_LOG = "/tmp/budeval-termination"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 ENGINE_CONTAINER = "engine"
 READER_COMMAND = ["python", "-m", "budeval.runners.kube_results", OUTPUT_MOUNT]
+SERVICE = "service"
+"""The environment of engines that run in the service's own image."""
 READER_SECONDS = 600
 READER_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -258,11 +260,12 @@ def _job(job: dict, container: dict, volumes: list, js: JobSettings, **limits: i
 
 
 def run_job(spec: RunSpec, js: JobSettings) -> dict[str, Any]:
-    """The run's Job (named `spec.name`): the engine behind the `kube_job.py` wrapper."""
+    """The run's Job (named `spec.name`): the engine behind the `kube_job.py` wrapper. A run in
+    the service's own environment (smoke) uses `kube_service_image`, like the results reader."""
     names = object_names(spec.name)
     container = {
         "name": ENGINE_CONTAINER,
-        "image": spec.image,
+        "image": js.service_image if spec.environment == SERVICE else spec.image,
         "command": ["python", WRAPPER, "--", *spec.command],
         "env": _environment(spec, names),
         "volumeMounts": _mounts(spec),

@@ -38,10 +38,12 @@ DIGEST = "budeval.io/output-digest"
 DOOMED = {
     "ImagePullBackOff",
     "ErrImagePull",
+    "ErrImageNeverPull",
     "InvalidImageName",
     "CreateContainerConfigError",
     "Unschedulable",
     "PVCPending",
+    "PodNotCreated",
 }
 """Pod-level failures the Job controller would wait on forever: budeval deletes the Job."""
 
@@ -80,7 +82,12 @@ def resolve(
             finished_at=float(marks[FINISHED]) if marks.get(FINISHED) else None,
         )
     return podstate.run_state(
-        job, pods, pvcs, now=now, pvc_pending_seconds=settings.kube_pvc_pending_seconds
+        job,
+        pods,
+        pvcs,
+        now=now,
+        pvc_pending_seconds=settings.kube_pvc_pending_seconds,
+        unschedulable_seconds=settings.kube_unschedulable_grace_seconds,
     )
 
 

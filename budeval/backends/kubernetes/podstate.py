@@ -17,9 +17,22 @@ from budeval.backends.base import RunState
 from budeval.status import RunStatus
 
 FATAL_WAITING = frozenset(
-    {"ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName"}
+    {"ImagePullBackOff", "CreateContainerConfigError", "InvalidImageName", "ErrImageNeverPull"}
 )
-"""Waiting reasons the kubelet retries forever without any chance of success."""
+"""Waiting reasons that fail a run at once. `ErrImagePull` is not one: a first pull often fails
+for a moment (registry hiccup, network); the kubelet then reports `ImagePullBackOff` while it
+waits to pull again, and that is where budeval gives up (docs: "Fate of a run")."""
+VOLUME_WAIT = (
+    "persistentvolumeclaim",  # "pod has unbound immediate PersistentVolumeClaims", "… not found"
+    "persistent volume",  # v1.20: "didn't find available persistent volumes to bind"
+    "volume node affinity conflict",
+    "pvc(s)",  # "bound to non-existent pv(s)"
+    "waiting for first consumer",
+    "volumebinding",  # a PreBind plugin's error
+    "binding volumes",
+)
+"""Scheduler message fragments (lower case, v1.20 to now) of a pod waiting on its volumes."""
+UNSCHEDULABLE_SECONDS = 600.0
 ENGINE_CONTAINER = "engine"
 MESSAGE_MAX = 500
 JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
@@ -213,26 +226,56 @@ def _pvc_pending(pods: list[Obj], pvcs: list[Obj], *, now: float, limit: float) 
             name = (pvc.get("metadata") or {}).get("name")
             message = f"PVC {name} is still Pending after {age:.0f}s"
             return _failed("PVCPending", message, finished_at=now)
-    for pod in pods:  # a claim that is missing or unbound keeps the pod from any node
-        scheduled = _condition(pod, "PodScheduled") or {}
-        message = scheduled.get("message") or ""
-        since = parse_time(scheduled.get("lastTransitionTime")) or _created(pod)
-        if "persistentvolumeclaim" in message.lower() and now - since > limit:
+    for pod in pods:  # a claim missing, unbound or out of reach keeps the pod from any node
+        message, since = _not_scheduled(pod)
+        if volume_wait(message) and now - since > limit:
             return _failed("PVCPending", message[:MESSAGE_MAX], finished_at=now)
     return None
 
 
-def _unschedulable(pods: list[Obj], now: float) -> RunState | None:
+def volume_wait(message: str) -> bool:
+    """Whether a scheduler message says the pod waits for its volumes (any version's wording)."""
+    lowered = message.lower()
+    return any(fragment in lowered for fragment in VOLUME_WAIT)
+
+
+def _not_scheduled(pod: Obj) -> tuple[str, float]:
+    """(the scheduler's message, since when) of a pod not yet on a node; ("", …) otherwise."""
+    scheduled = _condition(pod, "PodScheduled") or {}
+    since = parse_time(scheduled.get("lastTransitionTime")) or _created(pod)
+    if scheduled.get("status") == "True":
+        return "", since
+    return str(scheduled.get("message") or ""), since
+
+
+def _unschedulable(pods: list[Obj], now: float, limit: float) -> RunState | None:
+    """No node for the pod yet: capacity may free up or an autoscaler add a node, so this fails
+    only after `limit` seconds (volume waits are the PVC rule's)."""
     for pod in pods:
         scheduled = _condition(pod, "PodScheduled") or {}
-        message = scheduled.get("message") or ""
+        message, since = _not_scheduled(pod)
         if (
-            scheduled.get("status") == "False"
-            and scheduled.get("reason") == "Unschedulable"
-            and "persistentvolumeclaim" not in message.lower()  # the PVC rule decides those
+            scheduled.get("reason") == "Unschedulable"
+            and not volume_wait(message)
+            and now - since > limit
         ):
             return _failed("Unschedulable", message[:MESSAGE_MAX] or None, finished_at=now)
     return None
+
+
+def _no_pod(job: Obj, pods: list[Obj], now: float, limit: float) -> RunState | None:
+    """A Job that never got a pod: admission refuses it (an unknown PriorityClass, a quota);
+    the Job controller only records FailedCreate events, so time is the one signal."""
+    if pods or int(_status(job).get("active") or 0) > 0:  # a pod exists; the cache may lag
+        return None
+    since = parse_time(_status(job).get("startTime")) or _created(job)
+    if now - since <= limit:
+        return None
+    message = (
+        f"the Job created no pod in {now - since:.0f}s: admission refused it (an unknown "
+        "PriorityClass, a ResourceQuota, a policy); the Job's events say which"
+    )
+    return _failed("PodNotCreated", message, finished_at=now)
 
 
 def _pod_started(pod: Obj) -> float | None:
@@ -241,7 +284,13 @@ def _pod_started(pod: Obj) -> float | None:
 
 
 def run_state(
-    job: Obj | None, pods: list[Obj], pvcs: list[Obj], *, now: float, pvc_pending_seconds: float
+    job: Obj | None,
+    pods: list[Obj],
+    pvcs: list[Obj],
+    *,
+    now: float,
+    pvc_pending_seconds: float,
+    unschedulable_seconds: float = UNSCHEDULABLE_SECONDS,
 ) -> RunState:
     """The run's state by the rules of docs/kubernetes-backend.md, "Fate of a run"."""
     if job is None:
@@ -253,7 +302,8 @@ def run_state(
         lambda: _finished(job, pods, started),
         lambda: _stuck(pods, final=final, started=started, now=now),
         lambda: _pvc_pending(pods, pvcs, now=now, limit=pvc_pending_seconds),
-        lambda: _unschedulable(pods, now),
+        lambda: _unschedulable(pods, now, unschedulable_seconds),
+        lambda: _no_pod(job, pods, now, unschedulable_seconds),
     ):
         state = rule()
         if state is not None:
