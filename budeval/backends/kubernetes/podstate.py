@@ -33,6 +33,8 @@ VOLUME_WAIT = (
 )
 """Scheduler message fragments (lower case, v1.20 to now) of a pod waiting on its volumes."""
 UNSCHEDULABLE_SECONDS = 600.0
+CLOCK_SLACK = 1.0
+"""API timestamps have whole seconds: a time rule waits this much longer, never less."""
 ENGINE_CONTAINER = "engine"
 MESSAGE_MAX = 500
 JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
@@ -257,7 +259,7 @@ def _unschedulable(pods: list[Obj], now: float, limit: float) -> RunState | None
         if (
             scheduled.get("reason") == "Unschedulable"
             and not volume_wait(message)
-            and now - since > limit
+            and now - since > limit + CLOCK_SLACK
         ):
             return _failed("Unschedulable", message[:MESSAGE_MAX] or None, finished_at=now)
     return None
@@ -269,7 +271,7 @@ def _no_pod(job: Obj, pods: list[Obj], now: float, limit: float) -> RunState | N
     if pods or int(_status(job).get("active") or 0) > 0:  # a pod exists; the cache may lag
         return None
     since = parse_time(_status(job).get("startTime")) or _created(job)
-    if now - since <= limit:
+    if now - since <= limit + CLOCK_SLACK:
         return None
     message = (
         f"the Job created no pod in {now - since:.0f}s: admission refused it (an unknown "

@@ -244,7 +244,7 @@ def test_unschedulable() -> None:
         ],
     )
     assert state(job(active=1), [stuck], now=5).status is RunStatus.SCHEDULED  # may free up
-    result = state(job(active=1), [stuck], now=2 + 601)  # the default grace is 600 s
+    result = state(job(active=1), [stuck], now=2 + 602)  # the default grace is 600 s (+1 s slack)
     assert (result.status, result.reason, result.message) == (
         RunStatus.FAILED,
         "Unschedulable",

@@ -57,7 +57,7 @@ def test_a_capacity_shortage_waits_for_the_grace_period(message: str) -> None:
     )  # the default grace (10 minutes) applies
     assert early.status is RunStatus.SCHEDULED
     assert state([stuck], now=2 + GRACE - 1).status is RunStatus.SCHEDULED
-    late = state([stuck], now=2 + GRACE + 1)
+    late = state([stuck], now=2 + GRACE + 2)  # +1 s: timestamps have whole seconds
     assert (late.status, late.reason, late.message) == (RunStatus.FAILED, "Unschedulable", message)
 
 
