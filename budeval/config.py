@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
     kube_watch_timeout_seconds: int = Field(default=290, ge=1)
     """Server-side timeout of one watch request; the watch then resumes from its version."""
+    kube_informer_idle_seconds: float = Field(default=60.0, gt=0)
+    """An informer (watches + connections) of a non-default cluster, e.g. a request kubeconfig,
+    is closed once no live run needs it and nothing used it for this long; reopened on demand."""
     kube_verify_cache_seconds: float = Field(default=300.0, ge=0)
     """A successful cluster verify is reused this long (one round of checks per burst)."""
     kube_retention_seconds: float = Field(default=86400.0, gt=0)

@@ -39,8 +39,7 @@ TERMINATION_LOG = "/tmp/budeval-termination"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 ENGINE_CONTAINER = "engine"
 READER_COMMAND = ["python", "-m", "budeval.runners.kube_results", OUTPUT_MOUNT]
-SERVICE = "service"
-"""The environment of engines that run in the service's own image."""
+SERVICE = "service"  # engines in the service's own image: kube_service_image, as the reader
 READER_SECONDS = 600
 READER_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -260,8 +259,7 @@ def _job(job: dict, container: dict, volumes: list, js: JobSettings, **limits: i
 
 
 def run_job(spec: RunSpec, js: JobSettings) -> dict[str, Any]:
-    """The run's Job (named `spec.name`): the engine behind the `kube_job.py` wrapper. A run in
-    the service's own environment (smoke) uses `kube_service_image`, like the results reader."""
+    """The run's Job (`spec.name`): the engine behind the `kube_job.py` wrapper."""
     names = object_names(spec.name)
     container = {
         "name": ENGINE_CONTAINER,

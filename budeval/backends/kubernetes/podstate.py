@@ -10,10 +10,15 @@ here; the backend knows when it deleted a Job on purpose.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from budeval.backends.base import RunState
+from budeval.backends.kubernetes import waits
+from budeval.backends.kubernetes.kubeobj import MESSAGE_MAX, Obj, parse_time
+from budeval.backends.kubernetes.kubeobj import condition as _condition
+from budeval.backends.kubernetes.kubeobj import created as _created
+from budeval.backends.kubernetes.kubeobj import failed as _failed
+from budeval.backends.kubernetes.kubeobj import status as _status
 from budeval.status import RunStatus
 
 FATAL_WAITING = frozenset(
@@ -22,42 +27,8 @@ FATAL_WAITING = frozenset(
 """Waiting reasons that fail a run at once. `ErrImagePull` is not one: a first pull often fails
 for a moment (registry hiccup, network); the kubelet then reports `ImagePullBackOff` while it
 waits to pull again, and that is where budeval gives up (docs: "Fate of a run")."""
-VOLUME_WAIT = (
-    "persistentvolumeclaim",  # "pod has unbound immediate PersistentVolumeClaims", "… not found"
-    "persistent volume",  # v1.20: "didn't find available persistent volumes to bind"
-    "volume node affinity conflict",
-    "pvc(s)",  # "bound to non-existent pv(s)"
-    "waiting for first consumer",
-    "volumebinding",  # a PreBind plugin's error
-    "binding volumes",
-)
-"""Scheduler message fragments (lower case, v1.20 to now) of a pod waiting on its volumes."""
-UNSCHEDULABLE_SECONDS = 600.0
-CLOCK_SLACK = 1.0
-"""API timestamps have whole seconds: a time rule waits this much longer, never less."""
 ENGINE_CONTAINER = "engine"
-MESSAGE_MAX = 500
 JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
-
-Obj = dict[str, Any]
-
-
-def parse_time(value: str | None) -> float | None:
-    """An RFC 3339 timestamp of the API (`2024-05-01T10:00:00Z`) as epoch seconds."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _status(obj: Obj | None) -> Obj:
-    return (obj or {}).get("status") or {}
-
-
-def _created(obj: Obj) -> float:
-    return parse_time((obj.get("metadata") or {}).get("creationTimestamp")) or 0.0
 
 
 def _containers(pod: Obj) -> list[Obj]:
@@ -119,13 +90,6 @@ def _exit_code(pod: Obj | None) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _condition(obj: Obj, kind: str) -> Obj | None:
-    for condition in _status(obj).get("conditions") or []:
-        if condition.get("type") == kind:
-            return condition
-    return None
-
-
 def job_condition(job: Obj, kind: str) -> bool:
     """Whether the Job has condition `kind` (`Complete`, `Failed`) with status True."""
     return (_condition(job, kind) or {}).get("status") == "True"
@@ -169,10 +133,6 @@ def _no_retry_left(job: Obj, pods: list[Obj]) -> bool:
         sum(_status(pod).get("phase") == "Failed" for pod in pods),
     )
     return failed > int((job.get("spec") or {}).get("backoffLimit", 6))
-
-
-def _failed(reason: str, message: str | None, **fields: Any) -> RunState:
-    return RunState(status=RunStatus.FAILED, reason=reason, message=message, **fields)
 
 
 def _finished(job: Obj, pods: list[Obj], started: float | None) -> RunState | None:
@@ -221,65 +181,6 @@ def _stuck(pods: list[Obj], *, final: bool, started: float | None, now: float) -
     return None
 
 
-def _pvc_pending(pods: list[Obj], pvcs: list[Obj], *, now: float, limit: float) -> RunState | None:
-    for pvc in pvcs:
-        age = now - _created(pvc)
-        if _status(pvc).get("phase") == "Pending" and age > limit:
-            name = (pvc.get("metadata") or {}).get("name")
-            message = f"PVC {name} is still Pending after {age:.0f}s"
-            return _failed("PVCPending", message, finished_at=now)
-    for pod in pods:  # a claim missing, unbound or out of reach keeps the pod from any node
-        message, since = _not_scheduled(pod)
-        if volume_wait(message) and now - since > limit:
-            return _failed("PVCPending", message[:MESSAGE_MAX], finished_at=now)
-    return None
-
-
-def volume_wait(message: str) -> bool:
-    """Whether a scheduler message says the pod waits for its volumes (any version's wording)."""
-    lowered = message.lower()
-    return any(fragment in lowered for fragment in VOLUME_WAIT)
-
-
-def _not_scheduled(pod: Obj) -> tuple[str, float]:
-    """(the scheduler's message, since when) of a pod not yet on a node; ("", …) otherwise."""
-    scheduled = _condition(pod, "PodScheduled") or {}
-    since = parse_time(scheduled.get("lastTransitionTime")) or _created(pod)
-    if scheduled.get("status") == "True":
-        return "", since
-    return str(scheduled.get("message") or ""), since
-
-
-def _unschedulable(pods: list[Obj], now: float, limit: float) -> RunState | None:
-    """No node for the pod yet: capacity may free up or an autoscaler add a node, so this fails
-    only after `limit` seconds (volume waits are the PVC rule's)."""
-    for pod in pods:
-        scheduled = _condition(pod, "PodScheduled") or {}
-        message, since = _not_scheduled(pod)
-        if (
-            scheduled.get("reason") == "Unschedulable"
-            and not volume_wait(message)
-            and now - since > limit + CLOCK_SLACK
-        ):
-            return _failed("Unschedulable", message[:MESSAGE_MAX] or None, finished_at=now)
-    return None
-
-
-def _no_pod(job: Obj, pods: list[Obj], now: float, limit: float) -> RunState | None:
-    """A Job that never got a pod: admission refuses it (an unknown PriorityClass, a quota);
-    the Job controller only records FailedCreate events, so time is the one signal."""
-    if pods or int(_status(job).get("active") or 0) > 0:  # a pod exists; the cache may lag
-        return None
-    since = parse_time(_status(job).get("startTime")) or _created(job)
-    if now - since <= limit + CLOCK_SLACK:
-        return None
-    message = (
-        f"the Job created no pod in {now - since:.0f}s: admission refused it (an unknown "
-        "PriorityClass, a ResourceQuota, a policy); the Job's events say which"
-    )
-    return _failed("PodNotCreated", message, finished_at=now)
-
-
 def _pod_started(pod: Obj) -> float | None:
     running = ((_engine_status(pod) or {}).get("state") or {}).get("running") or {}
     return parse_time(running.get("startedAt") or _status(pod).get("startTime"))
@@ -292,7 +193,7 @@ def run_state(
     *,
     now: float,
     pvc_pending_seconds: float,
-    unschedulable_seconds: float = UNSCHEDULABLE_SECONDS,
+    unschedulable_seconds: float = waits.UNSCHEDULABLE_SECONDS,
 ) -> RunState:
     """The run's state by the rules of docs/kubernetes-backend.md, "Fate of a run"."""
     if job is None:
@@ -303,9 +204,9 @@ def run_state(
     for rule in (
         lambda: _finished(job, pods, started),
         lambda: _stuck(pods, final=final, started=started, now=now),
-        lambda: _pvc_pending(pods, pvcs, now=now, limit=pvc_pending_seconds),
-        lambda: _unschedulable(pods, now, unschedulable_seconds),
-        lambda: _no_pod(job, pods, now, unschedulable_seconds),
+        lambda: waits.pvc_pending(pods, pvcs, now=now, limit=pvc_pending_seconds),
+        lambda: waits.unschedulable(pods, now, unschedulable_seconds),
+        lambda: waits.no_pod(job, pods, now, unschedulable_seconds),
     ):
         state = rule()
         if state is not None:
