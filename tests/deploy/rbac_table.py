@@ -25,6 +25,7 @@ ROLE_RULES = [
 CLUSTER_ROLE_RULES = [
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create"]},
     {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list"]},
+    {"apiGroups": ["scheduling.k8s.io"], "resources": ["priorityclasses"], "verbs": ["get"]},
     {
         "apiGroups": ["authorization.k8s.io"],
         "resources": ["selfsubjectaccessreviews"],

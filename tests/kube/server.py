@@ -307,3 +307,8 @@ class KubeApiServer(WorkloadMixin):
     def expire_deadline(self, namespace: str, job: str) -> bool:
         assert self.controller is not None, "server not started"
         return self.controller.expire_deadline(namespace, job)
+
+    def failed_create(self, namespace: str, job: str) -> str | None:
+        """Why the Job's last pod creation was refused (its FailedCreate event), if it was."""
+        assert self.controller is not None, "server not started"
+        return self.controller.failed_creates.get((namespace, job))

@@ -105,8 +105,7 @@ class KubernetesBackend:
             informer.release()
 
     async def _close_idle_forever(self) -> None:
-        """Close informers no live run needs (pool.py): a request kubeconfig's, once its runs
-        ended, with its watches and HTTP client; the next question reopens it."""
+        """Close informers no live run needs (pool.py); the next question reopens them."""
         while True:
             await asyncio.sleep(min(self.pool.idle_seconds / 2, 5.0))
             closed = set(await self.pool.close_idle())
@@ -144,9 +143,11 @@ class KubernetesBackend:
 
     async def submit(self, spec: RunSpec) -> RunHandle:
         async with self.using(spec.cluster) as informer:
-            self.pool.track(informer.key, spec.name, None)
             settings = manifests.JobSettings.from_settings(self.settings, informer.namespace)
             values = objects.secret_values(self.secrets, spec)
+            if spec.priority_class:
+                await objects.require_priority_class(informer.client, spec.priority_class)
+            self.pool.track(informer.key, spec.name, None)
             documents = [manifests.run_secret(spec, settings, values)]
             config_map = manifests.run_config_map(spec, settings)
             if config_map is not None:

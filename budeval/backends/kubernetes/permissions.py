@@ -22,5 +22,6 @@ NAMESPACE_PERMISSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 CLUSTER_PERMISSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("", "namespaces", ("get", "create")),
     ("storage.k8s.io", "storageclasses", ("get", "list")),
+    ("scheduling.k8s.io", "priorityclasses", ("get",)),
     ("authorization.k8s.io", "selfsubjectaccessreviews", ("create",)),
 )

@@ -351,6 +351,7 @@ async def test_every_manifest_the_backend_sends_validates(
     monkeypatch.setattr(verify, "apply", recording_apply)
     kube.kubelet_mode = "run"
     assert (await backend.verify()).ok
+    kube.create("priorityclasses", {"metadata": {"name": "batch-low"}, "value": 100})
     spec = run_spec().model_copy(
         update={
             "files": {"config/eval.json": "{}"},

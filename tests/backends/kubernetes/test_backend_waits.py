@@ -12,7 +12,7 @@ import pytest
 
 from budeval.backends.kubernetes.backend import KubernetesBackend
 from budeval.config import Settings
-from budeval.errors import TransientError
+from budeval.errors import BackendError, TransientError
 from budeval.secrets import LocalSecretStore
 from budeval.status import RunStatus
 from tests.backends.kubernetes.test_backend import KEY, NS, Changes, poll_until_terminal, run_spec
@@ -136,3 +136,31 @@ async def test_an_unreachable_kubelet_makes_logs_a_transient_error(
     assert unreachable.value.reason == "KubernetesUnavailable"
     with pytest.raises(TransientError):
         await backend.log_tail(handle, 5)
+
+
+async def test_an_unknown_priority_class_refuses_the_run_at_once(
+    kube: KubeApiServer, backend: KubernetesBackend
+) -> None:
+    spec = run_spec().model_copy(update={"priority_class": "no-such-class"})
+    with pytest.raises(BackendError) as refused:
+        await backend.submit(spec)
+    assert refused.value.reason == "PriorityClassNotFound"
+    assert "no-such-class" in refused.value.message
+    assert not kube.objects("jobs", NS)  # nothing was sent
+
+
+async def test_a_job_admission_refuses_pods_for_fails_after_the_grace(
+    kube: KubeApiServer, settings: Settings
+) -> None:
+    """Without the right to read PriorityClasses, the Job's missing pod is the one sign."""
+    kube.deny("get", "priorityclasses", "scheduling.k8s.io")
+    backend = tuned(settings, kube_unschedulable_grace_seconds=0.5)
+    try:
+        spec = run_spec().model_copy(update={"priority_class": "no-such-class"})
+        handle = await backend.submit(spec)
+        refusal = await kube.until(lambda: kube.failed_create(NS, handle.name))
+        assert "no PriorityClass with name no-such-class" in refusal
+        state = await poll_until_terminal(backend, handle)
+        assert (state.status, state.reason) == (RunStatus.FAILED, "PodNotCreated")
+    finally:
+        await backend.stop()

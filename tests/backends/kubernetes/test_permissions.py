@@ -81,7 +81,9 @@ async def _one_life(kube: KubeApiServer, backend: KubernetesBackend) -> None:
     report = await backend.verify()
     assert report.ok and report.checks["permissions"] == "all granted", report
     changes = Changes(backend)
-    spec = run_spec("r1").model_copy(update={"files": {"config/eval.json": "{}"}})
+    spec = run_spec("r1").model_copy(
+        update={"files": {"config/eval.json": "{}"}, "priority_class": "system-cluster-critical"}
+    )
     handle = await backend.submit(spec)
     await changes.until("r1", RunStatus.SUCCEEDED, timeout=30)
     await backend.fetch_outputs(handle)
