@@ -138,10 +138,18 @@ class Settings(BaseSettings):
     """The service's own image: smoke runs and the results reader use it."""
     kube_datasets_pvc: str = "eval-datasets-pvc"
     kube_pvc_pending_seconds: float = Field(default=300.0, gt=0)
-    """A run whose PVC stays Pending this long fails with reason PVCPending."""
+    """A run whose PVC stays Pending (or whose pod waits on its volumes) this long fails with
+    reason PVCPending."""
+    kube_unschedulable_grace_seconds: float = Field(default=600.0, gt=0)
+    """A pod no node can take yet (capacity: `Insufficient cpu`) keeps its run `scheduled` this
+    long, then the run fails with reason Unschedulable; a Job that gets no pod at all (admission
+    refused it) fails with PodNotCreated after the same time."""
     kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
     kube_watch_timeout_seconds: int = Field(default=290, ge=1)
     """Server-side timeout of one watch request; the watch then resumes from its version."""
+    kube_informer_idle_seconds: float = Field(default=60.0, gt=0)
+    """An informer (watches + connections) of a non-default cluster, e.g. a request kubeconfig,
+    is closed once no live run needs it and nothing used it for this long; reopened on demand."""
     kube_verify_cache_seconds: float = Field(default=300.0, ge=0)
     """A successful cluster verify is reused this long (one round of checks per burst)."""
     kube_retention_seconds: float = Field(default=86400.0, gt=0)

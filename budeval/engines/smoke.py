@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import budeval
 from budeval.backends.base import OUTPUT_MOUNT, RunSpec
 from budeval.engines.base import Engine
 from budeval.engines.registry import register_engine
@@ -54,7 +55,9 @@ class SmokeConfig(SmokeBehaviour):
 class SmokeEngine(Engine):
     name = "smoke"
     version = "1"
-    image = "budeval/service:latest"
+    image = f"budeval/service:{budeval.__version__}"
+    """The service's own image; on Kubernetes the setting `kube_service_image` replaces it (one
+    setting for smoke runs and the results reader)."""
     environment = "service"
     default_dataset = "smoke"
     mode = None  # evaluates nothing: its endpoint is never called

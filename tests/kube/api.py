@@ -114,6 +114,7 @@ class Api:
             defaults.stamp_new(obj, rtype, namespace)
             defaults.apply_defaults(obj, rtype, self.default_class())
             validation.validate(obj, rtype)
+            self._admit(rtype, obj)
             if manager:
                 patching.record_manager(obj, manager, operation, body)
             if operation == "Apply" and manager:
@@ -142,6 +143,19 @@ class Api:
             elif "status" in rtype.subresources:
                 new["status"] = current.get("status")
             return self._commit_update(rtype, current, new, manager, "Update", body, sub)
+
+    def _admit(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
+        """The Priority admission plugin: a pod naming an unknown PriorityClass is refused."""
+        wanted = (
+            (obj.get("spec") or {}).get("priorityClassName") if rtype.plural == "pods" else None
+        )
+        if wanted and self.store.get("priorityclasses", "", wanted) is None:
+            name = obj["metadata"].get("name", "")
+            raise ApiStatus(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found',
+            )
 
     def patch(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.kube import deletion, routes
+from tests.kube.api import APPLY
 from tests.kube.cluster import Cluster
 from tests.kube.errors import ApiStatus, bad_request, status_body
 from tests.kube.podlog import serve_log
@@ -103,6 +104,7 @@ class App:
             return
         route = routes.resolve(request.method, request.path, request.flag("watch"))
         cluster.requests.add(route.verb, route.resource)
+        self._authorize(route, request)
         if route.verb == "watch":
             await self._watch(route, request, receive, send)
             return
@@ -112,6 +114,18 @@ class App:
             return
         code, result = self._handle(route, request)
         await send_json(send, code, result)
+
+    def _authorize(self, route: Route, request: Request) -> None:
+        """RBAC: the request's verb; an apply that creates its object needs `create` too."""
+        group, resource = route.rtype.group, route.resource
+        verbs = [route.verb]
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if route.verb == "patch" and content_type == APPLY and not route.sub:
+            namespace = (route.namespace if route.rtype.namespaced else "") or ""
+            if self.cluster.store.get(route.rtype.plural, namespace, route.name or "") is None:
+                verbs.append("create")
+        for verb in verbs:
+            self.cluster.access.authorize(verb, group, resource, route.namespace, route.name)
 
     async def _faults(self) -> None:
         decision = self.cluster.faults.decide()

@@ -34,6 +34,13 @@ INITIAL = [
             "volumeBindingMode": "Immediate",
         },
     ),
+    *(
+        ("priorityclasses", {"metadata": {"name": name}, "value": value, "globalDefault": False})
+        for name, value in (
+            ("system-cluster-critical", 2000000000),
+            ("system-node-critical", 2000001000),
+        )
+    ),
     (
         "storageclasses",
         {

@@ -15,6 +15,7 @@ from typing import Any
 from tests.kube import deletion, podstatus
 from tests.kube.api import Api
 from tests.kube.defaults import generated_name, now_rfc3339
+from tests.kube.errors import ApiStatus
 from tests.kube.resources import TYPES
 from tests.kube.store import Event
 
@@ -52,6 +53,8 @@ class JobController:
         self.counted: dict[str, set[str]] = {}
         self.lost: dict[str, int] = {}  # pods deleted before finishing, per job uid
         self.timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self.failed_creates: dict[tuple[str, str], str] = {}
+        """(namespace, Job) → why its last pod creation was refused (the FailedCreate event)."""
         self.store.subscribe(self._listener)
 
     def close(self) -> None:
@@ -133,7 +136,10 @@ class JobController:
                 self.store.remove("pods", namespace, pod["metadata"]["name"])
             active = []
         elif not active:
-            active = [self._create_pod(job)]
+            try:
+                active = [self._create_pod(job)]
+            except ApiStatus as refused:  # FailedCreate: the real controller only records events
+                self.failed_creates[(namespace, meta["name"])] = refused.message
         status.setdefault("startTime", now_rfc3339())
         status.update({"active": len(active), "succeeded": succeeded, "failed": failed, "ready": 0})
         status["uncountedTerminatedPods"] = {}

@@ -26,6 +26,10 @@ class Faults:
         self.on_drop: Callable[[], int] = lambda: 0
         self.on_expire: Callable[[], int] = lambda: 0
         self.on_compact: Callable[[], None] = lambda: None
+        self.unreachable_nodes: set[str] = set()
+        """Nodes whose kubelet the API server cannot reach: their pods' logs answer 500."""
+        self.unreachable_pods: set[tuple[str, str]] = set()
+        """(namespace, pod) whose log answers 500 as if its node were unreachable."""
 
     def seed(self, seed: int) -> None:
         with self._lock:
@@ -41,6 +45,12 @@ class Faults:
             self._fail_next.clear()
             self.error_rate = 0.0
             self.timeout_fraction = 0.0
+
+    def kubelet_unreachable(self, namespace: str, pod: str, node: str | None) -> bool:
+        with self._lock:
+            return (namespace, pod) in self.unreachable_pods or (
+                node is not None and node in self.unreachable_nodes
+            )
 
     def decide(self) -> tuple[str, float] | None:
         with self._lock:

@@ -29,6 +29,11 @@ class Kubelet:
         self.store = cluster.store
         self._mode = mode
         self.missing_images: set[str] = set()
+        """Images no registry has: ErrImagePull, then ImagePullBackOff for good."""
+        self.flaky_pulls: dict[str, int] = {}
+        """image → how many pulls fail (ErrImagePull) before one succeeds."""
+        self.pull_backoff_seconds = 0.1
+        self._node_cpu: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner: Any = None
 
@@ -51,6 +56,24 @@ class Kubelet:
         self._mode = value
         if value == "run" and self.loop is not None:
             self.loop.call_soon_threadsafe(self._scan)
+
+    @property
+    def node_cpu(self) -> str | None:
+        """The node's allocatable CPU (`"1"`, `"500m"`); None: unlimited."""
+        return self._node_cpu
+
+    @node_cpu.setter
+    def node_cpu(self, value: str | None) -> None:
+        self._node_cpu = value
+        if self.loop is not None:  # pods that did not fit may fit now
+            self.loop.call_soon_threadsafe(self._scan)
+
+    def take_pull_failure(self, image: str) -> bool:
+        """Whether this pull of `image` fails (one flaky failure used up)."""
+        left = self.flaky_pulls.get(image, 0)
+        if left > 0:
+            self.flaky_pulls[image] = left - 1
+        return left > 0
 
     def _listener(self, event: Event) -> None:
         if self.loop is None:

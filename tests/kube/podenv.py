@@ -31,6 +31,19 @@ class Park(Exception):
         self.scheduled = scheduled
 
 
+def unbound_message(cluster: Cluster, claim: str, found: dict[str, Any] | None) -> str:
+    """The v1.20 scheduler's words for a pod whose claim is missing or not bound."""
+    if found is None:
+        return f'0/1 nodes are available: 1 persistentvolumeclaim "{claim}" not found.'
+    cls = (found.get("spec") or {}).get("storageClassName") or ""
+    mode = (cluster.store.get("storageclasses", "", cls) or {}).get("volumeBindingMode")
+    if mode == "WaitForFirstConsumer":  # no PV and none provisioned for this node
+        return (
+            "0/1 nodes are available: 1 node(s) didn't find available persistent volumes to bind."
+        )
+    return "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."
+
+
 class ConfigError(Exception):
     """CreateContainerConfigError: a referenced secret/config map or key is missing."""
 
@@ -87,7 +100,7 @@ def _mount_table(cluster: Cluster, pod: dict[str, Any], workdir: Path) -> dict[s
             claim = volume["persistentVolumeClaim"]["claimName"]
             found = cluster.store.get("persistentvolumeclaims", namespace, claim)
             if found is None or (found.get("status") or {}).get("phase") != "Bound":
-                raise Park(f'persistentvolumeclaim "{claim}" is not bound', scheduled=False)
+                raise Park(unbound_message(cluster, claim, found), scheduled=False)
             base = cluster.volumes.volume_dir(namespace, claim)
         elif "configMap" in volume or "secret" in volume:
             kind = "configMap" if "configMap" in volume else "secret"

@@ -28,11 +28,20 @@ def _int(query: dict[str, str], name: str) -> int | None:
 
 
 def check_readable(cluster: Cluster, namespace: str, name: str, container: str | None) -> None:
-    """404 when the pod is missing; 400 when the container never started (like the real API)."""
+    """404 when the pod is missing; 400 when the container never started; 500 when its node's
+    kubelet cannot be reached (the API server proxies the log from it), like the real API."""
     pod = cluster.api.get(TYPES["pods"], namespace, name)
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     if container and container not in names:
         raise bad_request(f"container {container} is not valid for pod {name}")
+    node = (pod.get("spec") or {}).get("nodeName")
+    if cluster.faults.kubelet_unreachable(namespace, name, node):
+        raise ApiStatus(
+            500,
+            "InternalError",
+            f'Get "https://10.0.0.1:10250/containerLogs/{namespace}/{name}/'
+            f'{container or names[0]}": dial tcp 10.0.0.1:10250: connect: no route to host',
+        )
     state = podstatus.container_state(pod)
     if cluster.logs.has(namespace, name) or "running" in state or "terminated" in state:
         return

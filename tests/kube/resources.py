@@ -94,6 +94,15 @@ def _types() -> dict[str, ResourceType]:
             False,
             short_names=("sc",),
         ),
+        ResourceType(
+            "priorityclasses",
+            "priorityclass",
+            "PriorityClass",
+            "scheduling.k8s.io",
+            "v1",
+            False,
+            short_names=("pc",),
+        ),
         *(
             ResourceType(plural, plural[:-1], kind, RBAC, "v1", namespaced)
             for plural, kind, namespaced in (

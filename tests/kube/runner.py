@@ -15,7 +15,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from tests.kube import podenv, podstatus
+from tests.kube import podenv, podstatus, scheduling
 from tests.kube.cluster import Cluster
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,11 @@ class PodRunner:
         if pod is None:
             return
         uid, container = pod["metadata"]["uid"], pod["spec"]["containers"][0]
-        image = container.get("image", "")
-        if image in self.kubelet.missing_images:
-            message = f'Back-off pulling image "{image}"'
-            self._edit(namespace, name, uid, podstatus.waiting("ImagePullBackOff", message))
+        shortage = scheduling.shortage(pod, self.kubelet.node_cpu)
+        if shortage:  # stays Pending until capacity is raised (the kubelet scans again)
+            self._edit(namespace, name, uid, podstatus.unschedulable(shortage))
+            return
+        if not await self._pull(namespace, name, uid, container.get("image", "")):
             return
         workdir = self.root / "pods" / namespace / f"{name}-{uid[:8]}"
         try:
@@ -81,7 +82,9 @@ class PodRunner:
         except podenv.Park as why:
             if why.scheduled:
                 change = podstatus.waiting("ContainerCreating", str(why))
-                self._edit(namespace, name, uid, change)
+            else:
+                change = podstatus.unschedulable(str(why))
+            self._edit(namespace, name, uid, change)
             return
         except podenv.ConfigError as why:
             change = podstatus.waiting("CreateContainerConfigError", str(why))
@@ -98,6 +101,27 @@ class PodRunner:
         self._edit(namespace, name, uid, podstatus.terminate(code, reason, message))
         with contextlib.suppress(OSError):
             shutil.rmtree(workdir / "tmp")
+
+    async def _pull(self, namespace: str, name: str, uid: str, image: str) -> bool:
+        """The kubelet's pull: ErrImagePull first; a missing image then ImagePullBackOff for
+        good; a flaky one (`flaky_pulls`) fails that many times, then is pulled."""
+        kubelet = self.kubelet
+        if image in kubelet.missing_images:
+            message = f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}"'
+            self._edit(namespace, name, uid, podstatus.waiting("ErrImagePull", message))
+            await asyncio.sleep(kubelet.pull_backoff_seconds)
+            backoff = f'Back-off pulling image "{image}"'
+            self._edit(namespace, name, uid, podstatus.waiting("ImagePullBackOff", backoff))
+            return False
+        while kubelet.take_pull_failure(image):
+            message = (
+                f'rpc error: code = Unknown desc = failed to pull and unpack image "{image}": '
+                "failed to do request: dial tcp: i/o timeout"
+            )
+            if not self._edit(namespace, name, uid, podstatus.waiting("ErrImagePull", message)):
+                return False
+            await asyncio.sleep(kubelet.pull_backoff_seconds)
+        return True
 
     async def _execute(self, namespace: str, name: str, launch: podenv.Launch) -> int:
         key = (namespace, name)

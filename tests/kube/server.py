@@ -223,6 +223,22 @@ class KubeApiServer(WorkloadMixin):
     def allow(self, verb: str, resource: str, group: str = "") -> None:
         self.cluster.access.allow(verb, resource, group)
 
+    def grant_only(self, rules: Iterable[tuple[str, str, Iterable[str]]] | None) -> None:
+        """Enforce RBAC with exactly these (group, resource, verbs) rules (None: allow all)."""
+        self.cluster.access.grant_only(rules)
+
+    @property
+    def used_permissions(self) -> set[tuple[str, str, str]]:
+        """Every (verb, group, resource) a request has needed since start (or the last reset)."""
+        return self.cluster.access.used
+
+    @property
+    def refused_permissions(self) -> set[tuple[str, str, str]]:
+        return self.cluster.access.refused
+
+    def reset_used_permissions(self) -> None:
+        self.cluster.access.reset_used()
+
     # -- objects ----------------------------------------------------------------------------
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         found = self.cluster.store.get(resource_type(kind).plural, namespace or "", name)
@@ -291,3 +307,8 @@ class KubeApiServer(WorkloadMixin):
     def expire_deadline(self, namespace: str, job: str) -> bool:
         assert self.controller is not None, "server not started"
         return self.controller.expire_deadline(namespace, job)
+
+    def failed_create(self, namespace: str, job: str) -> str | None:
+        """Why the Job's last pod creation was refused (its FailedCreate event), if it was."""
+        assert self.controller is not None, "server not started"
+        return self.controller.failed_creates.get((namespace, job))

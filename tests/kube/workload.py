@@ -29,6 +29,20 @@ class WorkloadMixin:
     def missing_images(self) -> set[str]:
         return self.kubelet.missing_images
 
+    @property
+    def flaky_pulls(self) -> dict[str, int]:
+        """image → how many of its pulls fail (ErrImagePull) before one succeeds (run mode)."""
+        return self.kubelet.flaky_pulls
+
+    @property
+    def node_cpu(self) -> str | None:
+        return self.kubelet.node_cpu
+
+    @node_cpu.setter
+    def node_cpu(self, value: str | None) -> None:
+        """The node's CPU: a pod requesting more stays Pending, `Insufficient cpu` (run mode)."""
+        self.kubelet.node_cpu = value
+
     def schedule(self, namespace: str, pod: str) -> dict[str, Any]:
         return self.kubelet.schedule(namespace, pod)
 
@@ -63,6 +77,19 @@ class WorkloadMixin:
         return self.kubelet.unschedulable(namespace, pod, message)
 
     # -- logs -------------------------------------------------------------------------------
+    def kubelet_unreachable(
+        self, namespace: str | None = None, pod: str | None = None, node: str | None = None
+    ) -> None:
+        """pods/log answers 500 (no route to the kubelet) for this pod, or every pod of `node`."""
+        if node is not None:
+            self.cluster.faults.unreachable_nodes.add(node)
+        if pod is not None:
+            self.cluster.faults.unreachable_pods.add((namespace or "", pod))
+
+    def kubelet_reachable(self) -> None:
+        self.cluster.faults.unreachable_nodes.clear()
+        self.cluster.faults.unreachable_pods.clear()
+
     def set_log(self, namespace: str, pod: str, text: str) -> None:
         self.cluster.logs.set(namespace, pod, text)
 

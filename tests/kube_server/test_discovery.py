@@ -19,6 +19,7 @@ async def test_discovery_documents(kube: KubeApiServer) -> None:
         assert names == {
             "batch": "batch/v1",
             "storage.k8s.io": "storage.k8s.io/v1",
+            "scheduling.k8s.io": "scheduling.k8s.io/v1",
             "authorization.k8s.io": "authorization.k8s.io/v1",
             "rbac.authorization.k8s.io": "rbac.authorization.k8s.io/v1",
         }

@@ -11,6 +11,7 @@ evaluation still needs to know how the run ended and its results are still on th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,9 +20,11 @@ from typing import Any
 
 from budeval.backends.base import RunHandle, RunSpec, RunState, StatusChange, VerifyReport
 from budeval.backends.kubernetes import manifests, objects, outcome, podstate
-from budeval.backends.kubernetes.client import connect, kube_errors
-from budeval.backends.kubernetes.clusters import ClusterConfig, ClusterDirectory
+from budeval.backends.kubernetes.client import connect
+from budeval.backends.kubernetes.clusters import ClusterDirectory
 from budeval.backends.kubernetes.informer import Informer
+from budeval.backends.kubernetes.podlogs import run_log
+from budeval.backends.kubernetes.pool import InformerPool
 from budeval.backends.kubernetes.results import fetch_results
 from budeval.backends.kubernetes.verify import verify_cluster
 from budeval.backends.registry import register_backend
@@ -41,14 +44,16 @@ class KubernetesBackend:
         self.settings = settings
         self.secrets = secrets
         self.directory = ClusterDirectory(settings, secrets)
-        self._informers: dict[str, Informer] = {}
-        self._clusters: dict[str, ClusterConfig] = {}
-        self._lock = asyncio.Lock()
+        self.pool = InformerPool(settings.kube_informer_idle_seconds)
+        self._informers = self.pool.informers
+        self._clusters = self.pool.clusters
+        self._lock = self.pool.lock
         self._changes: asyncio.Queue[StatusChange] = asyncio.Queue()
         self._reported: dict[tuple[str, str], RunStatus] = {}
         self._marking: set[tuple[str, str]] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._verified: dict[str, tuple[float, VerifyReport]] = {}
+        self._reaping = False
 
     async def start(self) -> None:
         """Nothing to do up front: informers start with the first run of each namespace."""
@@ -56,14 +61,13 @@ class KubernetesBackend:
     async def stop(self) -> None:
         for task in self._background:
             task.cancel()
-        for informer in self._informers.values():
-            await informer.stop()
-        self._informers.clear()
+        await self.pool.close_all()
 
     # -- clusters -------------------------------------------------------------------------------
 
-    async def informer(self, cluster_key: str) -> Informer:
-        """The (started) informer of a run's cluster and namespace, shared by same credentials."""
+    async def informer(self, cluster_key: str, *, hold: bool = False) -> Informer:
+        """The (started) informer of a run's cluster and namespace, shared by same credentials;
+        with `hold`, held for the caller (who must `release()` it) so it is not closed under it."""
         cluster = await asyncio.to_thread(self.directory.resolve, cluster_key)
         async with self._lock:
             informer = self._informers.get(cluster.fingerprint)
@@ -76,10 +80,37 @@ class KubernetesBackend:
                     resync_seconds=self.settings.poll_interval_seconds,
                     watch_timeout=self.settings.kube_watch_timeout_seconds,
                 )
+                informer.key = cluster.fingerprint
                 self._informers[cluster.fingerprint] = informer
                 self._clusters[cluster.fingerprint] = cluster
-        await informer.start()
+            self.pool.opened(cluster_key, informer, hold=hold)
+            if not self._reaping:
+                self._reaping = True
+                self._spawn(self._close_idle_forever())
+        try:
+            await informer.start()
+        except BaseException:
+            if hold:
+                informer.release()
+            raise
         return informer
+
+    @contextlib.asynccontextmanager
+    async def using(self, cluster_key: str) -> AsyncIterator[Informer]:
+        """The informer of `cluster_key`, kept open while the block runs."""
+        informer = await self.informer(cluster_key, hold=True)
+        try:
+            yield informer
+        finally:
+            informer.release()
+
+    async def _close_idle_forever(self) -> None:
+        """Close informers no live run needs (pool.py); the next question reopens them."""
+        while True:
+            await asyncio.sleep(min(self.pool.idle_seconds / 2, 5.0))
+            closed = set(await self.pool.close_idle())
+            if closed:
+                self._reported = {k: v for k, v in self._reported.items() if k[0] not in closed}
 
     async def verify(self, cluster: str = "default") -> VerifyReport:
         """Check the cluster; a success is remembered for `kube_verify_cache_seconds`, so a burst
@@ -111,16 +142,19 @@ class KubernetesBackend:
     # -- runs -----------------------------------------------------------------------------------
 
     async def submit(self, spec: RunSpec) -> RunHandle:
-        informer = await self.informer(spec.cluster)
-        settings = manifests.JobSettings.from_settings(self.settings, informer.namespace)
-        values = self._secret_values(spec)
-        documents = [manifests.run_secret(spec, settings, values)]
-        config_map = manifests.run_config_map(spec, settings)
-        if config_map is not None:
-            documents.append(config_map)
-        documents += [*manifests.run_pvcs(spec, settings), manifests.run_job(spec, settings)]
-        for document in documents:
-            informer.remember(document["kind"], await objects.apply(informer.client, document))
+        async with self.using(spec.cluster) as informer:
+            settings = manifests.JobSettings.from_settings(self.settings, informer.namespace)
+            values = objects.secret_values(self.secrets, spec)
+            if spec.priority_class:
+                await objects.require_priority_class(informer.client, spec.priority_class)
+            self.pool.track(informer.key, spec.name, None)
+            documents = [manifests.run_secret(spec, settings, values)]
+            config_map = manifests.run_config_map(spec, settings)
+            if config_map is not None:
+                documents.append(config_map)
+            documents += [*manifests.run_pvcs(spec, settings), manifests.run_job(spec, settings)]
+            for document in documents:
+                informer.remember(document["kind"], await objects.apply(informer.client, document))
         return RunHandle(
             backend=BACKEND,
             eval_id=spec.eval_id,
@@ -130,43 +164,33 @@ class KubernetesBackend:
             cluster=spec.cluster,
         )
 
-    def _secret_values(self, spec: RunSpec) -> dict[str, str]:
-        values = {}
-        for name, ref in spec.secret_env.items():
-            try:
-                values[ref.key] = self.secrets.get(ref.name)[ref.key]
-            except (NotFound, KeyError):
-                raise BackendError(
-                    f"secret {ref.name!r} (key {ref.key!r}) needed by {name} is missing",
-                    reason="SecretMissing",
-                ) from None
-        return values
-
     def state(self, informer: Informer, job: str) -> RunState:
         found, pods, pvcs = informer.view(job)
         return outcome.resolve(found, pods, pvcs, now=time.time(), settings=self.settings)
 
     async def details(self, handle: RunHandle) -> dict[str, Any]:
         """The seeds' job status details, as the cluster reports them (the cache's view)."""
-        informer = await self.informer(handle.cluster or "default")
-        found, pods, pvcs = informer.view(handle.name)
+        async with self.using(handle.cluster or "default") as informer:
+            found, pods, pvcs = informer.view(handle.name)
         return podstate.job_details(found, pods, pvcs)
 
     async def statuses(self, handles: list[RunHandle]) -> dict[str, RunState]:
         """From the informers' caches: no API call per run (one informer per cluster key)."""
         states = {}
         informers: dict[str, Informer] = {}
-        for position, handle in enumerate(handles, 1):
-            if position % 200 == 0:
-                await asyncio.sleep(0)  # 1,000 runs: let waiting API requests in between
-            key = handle.cluster or "default"
-            if key not in informers:
-                informers[key] = await self.informer(key)
-            state = self.state(informers[key], handle.name)
-            if state.reason == "JobMissing":  # before saying so, ask the API once
-                await informers[key].confirm(handle.name)
+        async with contextlib.AsyncExitStack() as held:
+            for position, handle in enumerate(handles, 1):
+                if position % 200 == 0:
+                    await asyncio.sleep(0)  # 1,000 runs: let waiting API requests in between
+                key = handle.cluster or "default"
+                if key not in informers:
+                    informers[key] = await held.enter_async_context(self.using(key))
                 state = self.state(informers[key], handle.name)
-            states[handle.run_id] = state
+                if state.reason == "JobMissing":  # before saying so, ask the API once
+                    await informers[key].confirm(handle.name)
+                    state = self.state(informers[key], handle.name)
+                self.pool.track(informers[key].key, handle.name, state.status)
+                states[handle.run_id] = state
         return states
 
     def _on_change(self, key: str, job: str) -> None:
@@ -180,31 +204,32 @@ class KubernetesBackend:
         if handle is None:  # a results reader: not a run
             return
         state = self.state(informer, job)
+        self.pool.track(key, job, state.status)
         if self._reported.get((key, job)) != state.status:
             self._reported[(key, job)] = state.status
             self._changes.put_nowait(StatusChange(handle=handle, state=state))
         if state.status.terminal and not outcome.marked(pvcs) and (key, job) not in self._marking:
             self._marking.add((key, job))
-            self._spawn(self._finalise(key, job, state, found is not None))
+            informer.hold()  # released by _finalise
+            self._spawn(self._finalise(key, informer, job, state, found is not None))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _finalise(self, key: str, job: str, state: RunState, alive: bool) -> None:
+    async def _finalise(
+        self, key: str, informer: Informer, job: str, state: RunState, alive: bool
+    ) -> None:
         """Write the run's final word on its output PVC; stop a Job a pod-level failure doomed;
         take the run's key out of the cluster."""
-        informer = self._informers[key]
         try:
-            await outcome.mark(informer, job, state)
-            if alive and state.status is RunStatus.FAILED and outcome.doomed(state):
-                await objects.delete_job(informer.client, job, informer.namespace)
-            await objects.delete_secret(informer.client, job, informer.namespace)
+            await outcome.finalise(informer, job, state, alive)
         except Exception as error:  # marked again on the next change; the state stays correct
             log.warning("recording the outcome of %s failed: %s", job, error)
         finally:
             self._marking.discard((key, job))
+            informer.release()
 
     async def managed_runs(self) -> list[RunHandle]:
         """Every run whose objects the default cluster (and any cluster in use) still holds."""
@@ -226,19 +251,20 @@ class KubernetesBackend:
             yield await self._changes.get()
 
     async def cancel(self, handle: RunHandle) -> None:
-        informer = await self.informer(handle.cluster or "default")
-        state = self.state(informer, handle.name)
-        if state.status.terminal:
-            return
         cancelled = RunState(status=RunStatus.CANCELLED, reason="Cancelled", message="cancelled")
-        await outcome.mark(informer, handle.name, cancelled)
-        await objects.delete_job(informer.client, handle.name, informer.namespace)
-        await objects.delete_secret(informer.client, handle.name, informer.namespace)
+        async with self.using(handle.cluster or "default") as informer:
+            if self.state(informer, handle.name).status.terminal:
+                return
+            await outcome.mark(informer, handle.name, cancelled)
+            await objects.delete_job(informer.client, handle.name, informer.namespace)
+            await objects.delete_secret(informer.client, handle.name, informer.namespace)
+            self.pool.track(informer.key, handle.name, RunStatus.CANCELLED)
         self._changes.put_nowait(StatusChange(handle=handle, state=cancelled))
 
     async def cleanup(self, handle: RunHandle) -> None:
-        informer = await self.informer(handle.cluster or "default")
-        await objects.delete_run(informer.client, handle.name, informer.namespace)
+        async with self.using(handle.cluster or "default") as informer:
+            await objects.delete_run(informer.client, handle.name, informer.namespace)
+            self.pool.forget(informer.key, handle.name)
         local = self.settings.runs_dir / handle.run_id
         await asyncio.to_thread(objects.remove_tree, local)
 
@@ -252,21 +278,8 @@ class KubernetesBackend:
         since: float | None = None,
         follow: bool = False,
     ) -> AsyncIterator[str]:
-        informer = await self.informer(handle.cluster or "default")
-        _, pods, _ = informer.view(handle.name)
-        if not pods:  # the cache may lag a just-created pod by a moment: ask once
-            pods = await objects.pods_of(informer.client, handle.name, informer.namespace)
-        if not pods:
-            raise Conflict(f"run {handle.run_id} has no pod (not started yet, or removed)")
-        pod = podstate.newest(pods)["metadata"]["name"]
-        with kube_errors(f"reading the log of {pod}"):
-            async for line in informer.client.log(
-                pod,
-                namespace=informer.namespace,
-                tail_lines=tail,
-                since=int(since) if since else None,
-                follow=follow,
-            ):
+        async with self.using(handle.cluster or "default") as informer:
+            async for line in run_log(informer, handle, tail=tail, since=since, follow=follow):
                 yield line
 
     async def log_tail(self, handle: RunHandle, lines: int) -> str:
@@ -276,9 +289,9 @@ class KubernetesBackend:
             return ""
 
     async def fetch_outputs(self, handle: RunHandle) -> Path:
-        informer = await self.informer(handle.cluster or "default")
         destination = self.settings.runs_dir / handle.run_id / "output"
-        await fetch_results(informer, handle, destination, self.settings)
+        async with self.using(handle.cluster or "default") as informer:
+            await fetch_results(informer, handle, destination, self.settings)
         return destination
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -100,6 +101,23 @@ class Informer:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Lock()
         self._changed: dict[str, asyncio.Event] = {}
+        self.key = ""
+        """The backend's name for this informer (its cluster's fingerprint)."""
+        self.users = 0
+        """Operations using this informer now: it is not closed under them."""
+        self.last_used = time.monotonic()
+
+    def hold(self) -> None:
+        self.users += 1
+        self.last_used = time.monotonic()
+
+    def release(self) -> None:
+        self.users -= 1
+        self.last_used = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the last operation ended (0 while one is under way)."""
+        return 0.0 if self.users else time.monotonic() - self.last_used
 
     async def start(self) -> None:
         """List every kind once (raises when the cluster is unreachable), then watch."""

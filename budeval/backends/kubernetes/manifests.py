@@ -39,6 +39,7 @@ TERMINATION_LOG = "/tmp/budeval-termination"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 ENGINE_CONTAINER = "engine"
 READER_COMMAND = ["python", "-m", "budeval.runners.kube_results", OUTPUT_MOUNT]
+SERVICE = "service"  # engines in the service's own image: kube_service_image, as the reader
 READER_SECONDS = 600
 READER_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -258,11 +259,11 @@ def _job(job: dict, container: dict, volumes: list, js: JobSettings, **limits: i
 
 
 def run_job(spec: RunSpec, js: JobSettings) -> dict[str, Any]:
-    """The run's Job (named `spec.name`): the engine behind the `kube_job.py` wrapper."""
+    """The run's Job (`spec.name`): the engine behind the `kube_job.py` wrapper."""
     names = object_names(spec.name)
     container = {
         "name": ENGINE_CONTAINER,
-        "image": spec.image,
+        "image": js.service_image if spec.environment == SERVICE else spec.image,
         "command": ["python", WRAPPER, "--", *spec.command],
         "env": _environment(spec, names),
         "volumeMounts": _mounts(spec),

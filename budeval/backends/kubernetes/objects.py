@@ -14,11 +14,14 @@ from typing import Any
 from lightkube import AsyncClient, codecs
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Secret
+from lightkube.resources.scheduling_v1 import PriorityClass
 from lightkube.types import CascadeType, PatchType
 
+from budeval.backends.base import RunSpec
 from budeval.backends.kubernetes.client import retrying
 from budeval.backends.kubernetes.labels import LABEL_JOB_NAME, object_names
-from budeval.errors import NotFound
+from budeval.errors import BackendError, NotFound
+from budeval.secrets import LocalSecretStore
 
 
 async def apply(client: AsyncClient, document: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +109,35 @@ async def pods_of(client: AsyncClient, job: str, namespace: str) -> list[dict[st
         return [item.to_dict() async for item in listing]
 
     return await retrying(read, f"listing the pods of {job}")
+
+
+async def require_priority_class(client: AsyncClient, name: str) -> None:
+    """Admission refuses every pod naming an unknown PriorityClass and the Job only records
+    FailedCreate events, so such a run could never start: refuse it before sending anything.
+    Not allowed to read PriorityClasses: the Job's missing pod decides later (PodNotCreated)."""
+    try:
+        await retrying(lambda: client.get(PriorityClass, name), f"reading PriorityClass {name}")
+    except NotFound:
+        raise BackendError(
+            f"PriorityClass {name!r} does not exist in the cluster", reason="PriorityClassNotFound"
+        ) from None
+    except BackendError as error:
+        if error.reason != "Forbidden":
+            raise
+
+
+def secret_values(secrets: LocalSecretStore, spec: RunSpec) -> dict[str, str]:
+    """The values of the run's Secret, from the service's secret store."""
+    values = {}
+    for name, ref in spec.secret_env.items():
+        try:
+            values[ref.key] = secrets.get(ref.name)[ref.key]
+        except (NotFound, KeyError):
+            raise BackendError(
+                f"secret {ref.name!r} (key {ref.key!r}) needed by {name} is missing",
+                reason="SecretMissing",
+            ) from None
+    return values
 
 
 def remove_tree(path: Path) -> None:

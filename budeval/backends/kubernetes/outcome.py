@@ -24,7 +24,7 @@ from budeval.backends.kubernetes.labels import (
     LABEL_COMPONENT,
     object_names,
 )
-from budeval.backends.kubernetes.objects import annotate
+from budeval.backends.kubernetes.objects import annotate, delete_job, delete_secret
 from budeval.config import Settings
 from budeval.errors import NotFound
 from budeval.status import RunStatus
@@ -38,10 +38,12 @@ DIGEST = "budeval.io/output-digest"
 DOOMED = {
     "ImagePullBackOff",
     "ErrImagePull",
+    "ErrImageNeverPull",
     "InvalidImageName",
     "CreateContainerConfigError",
     "Unschedulable",
     "PVCPending",
+    "PodNotCreated",
 }
 """Pod-level failures the Job controller would wait on forever: budeval deletes the Job."""
 
@@ -80,7 +82,12 @@ def resolve(
             finished_at=float(marks[FINISHED]) if marks.get(FINISHED) else None,
         )
     return podstate.run_state(
-        job, pods, pvcs, now=now, pvc_pending_seconds=settings.kube_pvc_pending_seconds
+        job,
+        pods,
+        pvcs,
+        now=now,
+        pvc_pending_seconds=settings.kube_pvc_pending_seconds,
+        unschedulable_seconds=settings.kube_unschedulable_grace_seconds,
     )
 
 
@@ -142,3 +149,12 @@ async def mark(informer: Informer, job: str, state: RunState) -> None:
 
 def doomed(state: RunState) -> bool:
     return state.reason in DOOMED
+
+
+async def finalise(informer: Informer, job: str, state: RunState, alive: bool) -> None:
+    """Write the run's final word on its output PVC; stop a Job a pod-level failure doomed;
+    take the run's key out of the cluster."""
+    await mark(informer, job, state)
+    if alive and state.status is RunStatus.FAILED and doomed(state):
+        await delete_job(informer.client, job, informer.namespace)
+    await delete_secret(informer.client, job, informer.namespace)

@@ -10,39 +10,25 @@ here; the backend knows when it deleted a Job on purpose.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from budeval.backends.base import RunState
+from budeval.backends.kubernetes import waits
+from budeval.backends.kubernetes.kubeobj import MESSAGE_MAX, Obj, parse_time
+from budeval.backends.kubernetes.kubeobj import condition as _condition
+from budeval.backends.kubernetes.kubeobj import created as _created
+from budeval.backends.kubernetes.kubeobj import failed as _failed
+from budeval.backends.kubernetes.kubeobj import status as _status
 from budeval.status import RunStatus
 
 FATAL_WAITING = frozenset(
-    {"ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName"}
+    {"ImagePullBackOff", "CreateContainerConfigError", "InvalidImageName", "ErrImageNeverPull"}
 )
-"""Waiting reasons the kubelet retries forever without any chance of success."""
+"""Waiting reasons that fail a run at once. `ErrImagePull` is not one: a first pull often fails
+for a moment (registry hiccup, network); the kubelet then reports `ImagePullBackOff` while it
+waits to pull again, and that is where budeval gives up (docs: "Fate of a run")."""
 ENGINE_CONTAINER = "engine"
-MESSAGE_MAX = 500
 JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
-
-Obj = dict[str, Any]
-
-
-def parse_time(value: str | None) -> float | None:
-    """An RFC 3339 timestamp of the API (`2024-05-01T10:00:00Z`) as epoch seconds."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _status(obj: Obj | None) -> Obj:
-    return (obj or {}).get("status") or {}
-
-
-def _created(obj: Obj) -> float:
-    return parse_time((obj.get("metadata") or {}).get("creationTimestamp")) or 0.0
 
 
 def _containers(pod: Obj) -> list[Obj]:
@@ -104,13 +90,6 @@ def _exit_code(pod: Obj | None) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _condition(obj: Obj, kind: str) -> Obj | None:
-    for condition in _status(obj).get("conditions") or []:
-        if condition.get("type") == kind:
-            return condition
-    return None
-
-
 def job_condition(job: Obj, kind: str) -> bool:
     """Whether the Job has condition `kind` (`Complete`, `Failed`) with status True."""
     return (_condition(job, kind) or {}).get("status") == "True"
@@ -154,10 +133,6 @@ def _no_retry_left(job: Obj, pods: list[Obj]) -> bool:
         sum(_status(pod).get("phase") == "Failed" for pod in pods),
     )
     return failed > int((job.get("spec") or {}).get("backoffLimit", 6))
-
-
-def _failed(reason: str, message: str | None, **fields: Any) -> RunState:
-    return RunState(status=RunStatus.FAILED, reason=reason, message=message, **fields)
 
 
 def _finished(job: Obj, pods: list[Obj], started: float | None) -> RunState | None:
@@ -206,42 +181,19 @@ def _stuck(pods: list[Obj], *, final: bool, started: float | None, now: float) -
     return None
 
 
-def _pvc_pending(pods: list[Obj], pvcs: list[Obj], *, now: float, limit: float) -> RunState | None:
-    for pvc in pvcs:
-        age = now - _created(pvc)
-        if _status(pvc).get("phase") == "Pending" and age > limit:
-            name = (pvc.get("metadata") or {}).get("name")
-            message = f"PVC {name} is still Pending after {age:.0f}s"
-            return _failed("PVCPending", message, finished_at=now)
-    for pod in pods:  # a claim that is missing or unbound keeps the pod from any node
-        scheduled = _condition(pod, "PodScheduled") or {}
-        message = scheduled.get("message") or ""
-        since = parse_time(scheduled.get("lastTransitionTime")) or _created(pod)
-        if "persistentvolumeclaim" in message.lower() and now - since > limit:
-            return _failed("PVCPending", message[:MESSAGE_MAX], finished_at=now)
-    return None
-
-
-def _unschedulable(pods: list[Obj], now: float) -> RunState | None:
-    for pod in pods:
-        scheduled = _condition(pod, "PodScheduled") or {}
-        message = scheduled.get("message") or ""
-        if (
-            scheduled.get("status") == "False"
-            and scheduled.get("reason") == "Unschedulable"
-            and "persistentvolumeclaim" not in message.lower()  # the PVC rule decides those
-        ):
-            return _failed("Unschedulable", message[:MESSAGE_MAX] or None, finished_at=now)
-    return None
-
-
 def _pod_started(pod: Obj) -> float | None:
     running = ((_engine_status(pod) or {}).get("state") or {}).get("running") or {}
     return parse_time(running.get("startedAt") or _status(pod).get("startTime"))
 
 
 def run_state(
-    job: Obj | None, pods: list[Obj], pvcs: list[Obj], *, now: float, pvc_pending_seconds: float
+    job: Obj | None,
+    pods: list[Obj],
+    pvcs: list[Obj],
+    *,
+    now: float,
+    pvc_pending_seconds: float,
+    unschedulable_seconds: float = waits.UNSCHEDULABLE_SECONDS,
 ) -> RunState:
     """The run's state by the rules of docs/kubernetes-backend.md, "Fate of a run"."""
     if job is None:
@@ -252,8 +204,9 @@ def run_state(
     for rule in (
         lambda: _finished(job, pods, started),
         lambda: _stuck(pods, final=final, started=started, now=now),
-        lambda: _pvc_pending(pods, pvcs, now=now, limit=pvc_pending_seconds),
-        lambda: _unschedulable(pods, now),
+        lambda: waits.pvc_pending(pods, pvcs, now=now, limit=pvc_pending_seconds),
+        lambda: waits.unschedulable(pods, now, unschedulable_seconds),
+        lambda: waits.no_pod(job, pods, now, unschedulable_seconds),
     ):
         state = rule()
         if state is not None:

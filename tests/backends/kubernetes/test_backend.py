@@ -209,11 +209,9 @@ async def test_events_follow_the_pod_through_its_life(
     await kube.until(lambda: not kube.objects("secrets", NS, labels=MANAGED))
 
 
-POD_FAILURES = {
+POD_FAILURES = {  # ErrImagePull and Unschedulable wait first: test_backend_waits.py
     "ImagePullBackOff": lambda kube, pod: kube.image_pull_backoff(NS, pod, "no such image"),
-    "ErrImagePull": lambda kube, pod: kube.err_image_pull(NS, pod, "no such image"),
     "CreateContainerConfigError": lambda kube, pod: kube.create_container_config_error(NS, pod),
-    "Unschedulable": lambda kube, pod: kube.unschedulable(NS, pod),
     "OOMKilled": lambda kube, pod: kube.oom(NS, pod),
 }
 
@@ -353,6 +351,7 @@ async def test_every_manifest_the_backend_sends_validates(
     monkeypatch.setattr(verify, "apply", recording_apply)
     kube.kubelet_mode = "run"
     assert (await backend.verify()).ok
+    kube.create("priorityclasses", {"metadata": {"name": "batch-low"}, "value": 100})
     spec = run_spec().model_copy(
         update={
             "files": {"config/eval.json": "{}"},

@@ -293,3 +293,20 @@ def test_manifests_do_not_share_mutable_parts(js: manifests.JobSettings) -> None
     assert (
         "privileged" not in second["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     )
+
+
+def test_smoke_runs_and_the_reader_use_one_service_image_setting() -> None:
+    """Item 14: the smoke engine hard-coded `budeval/service:latest` while the reader used
+    `kube_service_image`."""
+    from budeval.engines.registry import default_registry
+
+    settings = Settings(kube_service_image="registry.example/budeval/service:9.9")
+    custom = manifests.JobSettings.from_settings(settings, "budeval")
+    smoke = default_registry().get("smoke")
+    spec = make_spec(image=smoke.image, environment=smoke.environment, engine="smoke")
+    image = manifests.run_job(spec, custom)["spec"]["template"]["spec"]["containers"][0]["image"]
+    reader = manifests.reader_job(spec, custom)["spec"]["template"]["spec"]["containers"][0]
+    assert image == reader["image"] == "registry.example/budeval/service:9.9"
+    engine = manifests.run_job(make_spec(), custom)["spec"]["template"]["spec"]["containers"][0]
+    assert engine["image"] == "ghcr.io/budeval/lmeval:0.4.5"  # engines keep their own image
+    assert smoke.image == Settings.model_fields["kube_service_image"].default
