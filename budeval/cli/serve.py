@@ -13,9 +13,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (BUDEVAL_PORT)")] = None,
 ) -> None:
     """Run the budeval service (API + durable workflows + local backend)."""
-    import uvicorn
-
-    from budeval.api.app import create_app
+    from budeval.api.server import serve as run_server
     from budeval.config import Settings
 
     overrides: dict[str, Any] = {}
@@ -27,4 +25,4 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    run_server(settings)  # request-arrival deadline and keep-alive from settings

@@ -77,13 +77,9 @@ async def verify(eval_id: str, backend: str) -> VerifyReport:
         return report
     api_key = services.secrets.get(spec.secret_name)[API_KEY_SECRET_KEY]
     try:
+        model, egress, resolver = spec.model, services.settings.egress, services.resolver
         await check_endpoint(
-            spec.model.endpoint,
-            spec.model.model_name,
-            api_key,
-            mode,
-            policy=services.settings.egress,
-            resolver=services.resolver,
+            model.endpoint, model.model_name, api_key, mode, policy=egress, resolver=resolver
         )
     except PermanentError as refusal:
         return VerifyReport(ok=False, reason=refusal.reason, message=refusal.message)
